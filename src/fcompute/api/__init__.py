@@ -1,0 +1,1 @@
+"""The ASGI front door: the FC 2.0 REST API and the HTTP-trigger proxy."""

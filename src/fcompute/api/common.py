@@ -1,0 +1,53 @@
+"""Helpers shared by the resource handlers: qualifiers, pagination, If-Match."""
+
+from __future__ import annotations
+
+from fcompute import limits
+from fcompute.api.http import Request
+from fcompute.errors import InvalidArgument, NotFound
+
+API_PREFIX = "/2016-08-15"
+
+
+def split_qualifier(service: str) -> tuple[str, str]:
+    """``svc.qualifier`` -> (``svc``, ``qualifier``); no qualifier means LATEST."""
+    name, _, qualifier = service.partition(".")
+    return name, qualifier or "LATEST"
+
+
+def require_latest(service: str) -> str:
+    """Versions and aliases are not built yet: only LATEST resolves."""
+    name, qualifier = split_qualifier(service)
+    if qualifier != "LATEST":
+        if qualifier.isdigit():
+            raise NotFound(f"version '{qualifier}' of service '{name}' does not exist",
+                           code="VersionNotFound")
+        raise NotFound(f"alias '{qualifier}' of service '{name}' does not exist",
+                       code="AliasNotFound")
+    return name
+
+
+def unqualified(service: str) -> str:
+    if "." in service:
+        raise InvalidArgument(
+            f"'{service}': this operation does not take a qualifier; use the service name"
+        )
+    return service
+
+
+def page_args(request: Request) -> tuple[str, str, int]:
+    query = request.query
+    raw_limit = query.get("limit", "")
+    if raw_limit:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= limits.LIST_LIMIT_MAX:
+            raise InvalidArgument(f"limit must be between 1 and {limits.LIST_LIMIT_MAX}")
+        limit = int(raw_limit)
+    else:
+        limit = limits.LIST_LIMIT_DEFAULT
+    start = query.get("nextToken") or query.get("startKey") or ""
+    return query.get("prefix", ""), start, limit
+
+
+def if_match(request: Request) -> str | None:
+    value = request.header("if-match")
+    return value or None

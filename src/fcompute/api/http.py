@@ -1,0 +1,139 @@
+"""Minimal request/response plumbing over raw ASGI.
+
+The invoke path is the platform's hot path, so this layer does only what the FC API
+needs: headers, query, a size-capped body, JSON bodies and error bodies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from fcompute.errors import EntityTooLarge, InvalidArgument
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+class Request:
+    __slots__ = ("_body", "_headers", "_query", "params", "path", "receive", "request_id",
+                 "scope")
+
+    def __init__(self, scope: Scope, receive: Receive, request_id: str) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.request_id = request_id
+        self.path: str = scope["path"]
+        self.params: dict[str, str] = {}
+        self._headers: dict[str, str] | None = None
+        self._query: dict[str, str] | None = None
+        self._body: bytes | None = None
+
+    @property
+    def method(self) -> str:
+        return str(self.scope["method"])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Lower-case names; repeated headers are joined with ','."""
+        if self._headers is None:
+            headers: dict[str, str] = {}
+            for raw_name, raw_value in self.scope["headers"]:
+                name = raw_name.decode("latin-1")
+                value = raw_value.decode("latin-1")
+                headers[name] = f"{headers[name]},{value}" if name in headers else value
+            self._headers = headers
+        return self._headers
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name, default)
+
+    @property
+    def query_string(self) -> str:
+        return bytes(self.scope.get("query_string", b"")).decode("latin-1")
+
+    @property
+    def query(self) -> dict[str, str]:
+        if self._query is None:
+            self._query = dict(parse_qsl(self.query_string, keep_blank_values=True))
+        return self._query
+
+    @property
+    def raw_path(self) -> str:
+        raw = self.scope.get("raw_path")
+        return unquote(raw.decode("latin-1")) if raw else self.path
+
+    async def body(self, limit: int) -> bytes:
+        if self._body is not None:
+            return self._body
+        declared = self.header("content-length")
+        if declared.isdigit() and int(declared) > limit:
+            raise EntityTooLarge(f"request body is {declared} bytes, at most {limit} allowed")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise EntityTooLarge(f"request body exceeds {limit} bytes")
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        self._body = b"".join(chunks) if len(chunks) != 1 else chunks[0]
+        return self._body
+
+    async def json(self, limit: int) -> dict[str, Any]:
+        raw = await self.body(limit)
+        if not raw.strip():
+            return {}
+        try:
+            value = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidArgument(f"request body is not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise InvalidArgument("request body must be a JSON object")
+        return value
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = "application/json"
+
+    async def send(self, send: Send, request_id: str) -> None:
+        raw: RawHeaders = [(b"x-fc-request-id", request_id.encode())]
+        if self.status != 204:
+            raw.append((b"content-type", self.content_type.encode()))
+            raw.append((b"content-length", str(len(self.body)).encode()))
+        raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers)
+        await send({"type": "http.response.start", "status": self.status, "headers": raw})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+class Sent(Response):
+    """Returned by handlers that already sent their own (streamed) response."""
+
+
+def json_response(data: Any, status: int = 200, etag: str | None = None) -> Response:
+    headers = [("etag", etag)] if etag else []
+    return Response(status=status, body=json.dumps(data).encode(), headers=headers)
+
+
+def no_content() -> Response:
+    return Response(status=204, body=b"", content_type="application/json")
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"ErrorCode": code, "ErrorMessage": message}).encode()

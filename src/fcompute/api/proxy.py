@@ -1,0 +1,121 @@
+"""HTTP triggers: any method on /proxy/{service}/{function}/{path...} runs a WSGI handler."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fcompute import limits
+from fcompute.api import auth
+from fcompute.api.common import API_PREFIX, require_latest
+from fcompute.api.http import Request, Response, Send, Sent
+from fcompute.api.routing import Router
+from fcompute.errors import MethodNotAllowed, NotFound
+from fcompute.invoke.catalog import FunctionCatalog
+from fcompute.invoke.invoker import Invoker
+from fcompute.invoke.result import Timings
+from fcompute.pool.instance import InstanceFailure
+from fcompute.runtime import errors as runtime_errors
+from fcompute.runtime.protocol import Kind
+
+PREFIX = f"{API_PREFIX}/proxy/"
+# Response headers the platform owns: the function's values would break the framing.
+HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+
+class ProxyApi:
+    def __init__(
+        self, catalog: FunctionCatalog, invoker: Invoker, access_keys: dict[str, str]
+    ) -> None:
+        self._catalog = catalog
+        self._invoker = invoker
+        self._keys = access_keys
+
+    def register(self, router: Router) -> None:
+        router.add("*", f"{PREFIX}{{service}}/{{function}}", self.handle)
+        router.add("*", f"{PREFIX}{{service}}/{{function}}/{{path*}}", self.handle)
+
+    async def handle(self, request: Request, send: Send) -> Response:
+        service = require_latest(request.params["service"])
+        function = request.params["function"]
+        resolved = await self._catalog.resolve(service, function)
+        trigger = await self._catalog.http_trigger(service, function)
+        if trigger is None:
+            raise NotFound(f"function '{service}/{function}' has no HTTP trigger",
+                           code="TriggerNotFound")
+        methods = [m.upper() for m in trigger.config.get("methods", [])]
+        if request.method not in methods:
+            raise MethodNotAllowed(
+                f"the HTTP trigger of '{service}/{function}' accepts {', '.join(methods)}"
+            )
+        if trigger.config.get("authType") == "function" and self._keys:
+            auth.verify(self._keys, request.method, request.raw_path, request.query_string,
+                        request.headers)
+        body = await request.body(limits.MAX_SYNC_PAYLOAD_BYTES)
+        meta = self._request_meta(request)
+        timings = Timings()
+        started = False
+        try:
+            async for kind, frame_meta, payload in self._invoker.http(
+                resolved, meta, body, timings
+            ):
+                if kind is Kind.HTTP_START:
+                    headers = [
+                        (str(k).lower().encode("latin-1"), str(v).encode("latin-1"))
+                        for k, v in frame_meta.get("headers", [])
+                        if str(k).lower() not in HOP_BY_HOP
+                    ]
+                    headers.append((b"x-fc-request-id", request.request_id.encode()))
+                    await send({"type": "http.response.start",
+                                "status": int(frame_meta.get("status", 200)),
+                                "headers": headers})
+                    started = True
+                elif kind is Kind.HTTP_BODY:
+                    await send({"type": "http.response.body", "body": payload,
+                                "more_body": True})
+                elif kind is Kind.HTTP_END:
+                    await send({"type": "http.response.body", "body": b""})
+                elif kind is Kind.ERROR:
+                    if started:
+                        # The status is already out; ending the body is all that is left.
+                        await send({"type": "http.response.body", "body": b""})
+                    else:
+                        error = {k: frame_meta.get(k)
+                                 for k in ("errorMessage", "errorType", "stackTrace")}
+                        return function_error(502, error)
+        except InstanceFailure as failure:
+            if started:
+                await send({"type": "http.response.body", "body": b""})
+                return Sent()
+            timed_out = failure.error["errorType"] == runtime_errors.TIMEOUT
+            return function_error(504 if timed_out else 502, failure.error)
+        return Sent()
+
+    @staticmethod
+    def _request_meta(request: Request) -> dict[str, Any]:
+        scope = request.scope
+        path = "/" + request.params.get("path", "")
+        client = scope.get("client") or ("", 0)
+        server = scope.get("server") or ("", 0)
+        raw_path = scope.get("raw_path") or request.path.encode()
+        query = request.query_string
+        return {
+            "requestId": request.request_id,
+            "method": request.method,
+            "path": path,
+            "query": query,
+            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]],
+            "clientIp": client[0],
+            "host": server[0],
+            "port": server[1],
+            "scheme": scope.get("scheme", "http"),
+            "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
+            "requestUri": raw_path.decode("latin-1") + (f"?{query}" if query else ""),
+        }
+
+
+def function_error(status: int, error: dict[str, Any]) -> Response:
+    return Response(
+        status=status, body=json.dumps(error).encode(),
+        headers=[("x-fc-error-type", "UnhandledInvocationError")],
+    )

@@ -1,0 +1,1 @@
+"""The ``fcompute`` command line: a thin layer over ``fcompute.sdk``."""

@@ -1,0 +1,59 @@
+"""Entry point of the ``fcompute`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fcompute.config import DEFAULT_PORT, Settings, UnsafeBindError, access_keys_from_env
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from fcompute.server import serve
+
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=Path(args.data_dir),
+        access_keys=access_keys_from_env(),
+        database_url=args.database_url,
+        keep_alive_seconds=args.keep_alive,
+        max_instances_per_function=args.max_instances,
+        sandbox=args.sandbox,
+    )
+    try:
+        serve(settings)
+    except UnsafeBindError as exc:
+        print(f"fcompute: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fcompute", description="Self-hosted Function Compute")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the platform")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--data-dir", default="./fcompute-data")
+    serve.add_argument("--database-url", default="", help="SQLAlchemy URL (default: SQLite)")
+    serve.add_argument("--keep-alive", type=float, default=600.0,
+                       help="seconds an idle instance stays warm (default 600)")
+    serve.add_argument("--max-instances", type=int, default=16,
+                       help="instances per function at most (default 16)")
+    serve.add_argument("--sandbox", default="process", choices=["process"])
+    serve.set_defaults(run=serve_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

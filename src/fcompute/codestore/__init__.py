@@ -1,0 +1,1 @@
+"""Code packages addressed by content hash. See ``base.CodeStore``."""

@@ -1,0 +1,79 @@
+"""Platform settings: one immutable object built by the CLI and handed to the composition root."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_PORT = 9000
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path("./fcompute-data")
+    # Access keys: id -> secret. Empty means unsigned requests are accepted (loopback only).
+    access_keys: dict[str, str] = field(default_factory=dict)
+    region: str = "local"
+    account_id: str = "000000000000"
+    # SQLAlchemy URL of the metadata store; empty means SQLite under data_dir.
+    database_url: str = ""
+    keep_alive_seconds: float = 600.0
+    max_instances_per_function: int = 16
+    # How long a request may wait for a busy function's instance before 429.
+    instance_wait_seconds: float = 10.0
+    # How long the invoke path may trust a cached function configuration.
+    function_cache_seconds: float = 2.0
+    sandbox: str = "process"
+    python_executable: str = ""
+
+    @property
+    def database(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'meta.db').resolve()}"
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def access_keys_from_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Keys from FCOMPUTE_ACCESS_KEY_ID/SECRET, or a JSON file named by FCOMPUTE_CONFIG."""
+    env = dict(os.environ if environ is None else environ)
+    keys: dict[str, str] = {}
+    config_path = env.get("FCOMPUTE_CONFIG")
+    if config_path:
+        data = json.loads(Path(config_path).read_text())
+        for entry in data.get("accessKeys", []):
+            keys[str(entry["id"])] = str(entry["secret"])
+    key_id = env.get("FCOMPUTE_ACCESS_KEY_ID")
+    secret = env.get("FCOMPUTE_ACCESS_KEY_SECRET")
+    if key_id and secret:
+        keys[key_id] = secret
+    return keys
+
+
+class UnsafeBindError(Exception):
+    """Binding beyond loopback without access keys would expose code execution to the network."""
+
+
+def check_bind_is_safe(settings: Settings) -> None:
+    if not settings.access_keys and not settings.is_loopback:
+        raise UnsafeBindError(
+            f"refusing to listen on {settings.host} without access keys: anyone who reaches it "
+            "could run code. Set FCOMPUTE_ACCESS_KEY_ID and FCOMPUTE_ACCESS_KEY_SECRET, "
+            "or bind 127.0.0.1."
+        )

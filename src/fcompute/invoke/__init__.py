@@ -1,0 +1,1 @@
+"""The invocation path: resolve a function, lease an instance, run, report."""

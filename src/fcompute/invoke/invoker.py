@@ -1,0 +1,178 @@
+"""Runs invocations: from a resolved function to a result, through the warm pool."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fcompute.config import Settings
+from fcompute.invoke.catalog import FunctionCatalog, Resolved
+from fcompute.invoke.logfiles import LogFiles
+from fcompute.invoke.result import InvocationResult, Timings
+from fcompute.pool.connection import Frame
+from fcompute.pool.factory import LaunchSpec
+from fcompute.pool.instance import InstanceFailure
+from fcompute.pool.pool import FunctionPool, InstancePool
+from fcompute.runtime.protocol import Kind
+
+log = logging.getLogger(__name__)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Invoker:
+    def __init__(
+        self, settings: Settings, catalog: FunctionCatalog, pool: InstancePool, logs: LogFiles
+    ) -> None:
+        self._settings = settings
+        self._catalog = catalog
+        self._pool = pool
+        self._logs = logs
+        self._background: set[asyncio.Task[None]] = set()
+
+    def launch_spec(self, resolved: Resolved) -> LaunchSpec:
+        service, function = resolved.service, resolved.function
+        return LaunchSpec(
+            function_key=resolved.key,
+            code_digest=function.code_digest,
+            memory_mb=function.memory_size,
+            internet_access=service.internet_access,
+            log_path=self._logs.path(service.name, function.name),
+            initialization_timeout=float(function.initialization_timeout),
+            has_initializer=bool(function.initializer),
+            init_meta={
+                "serviceName": service.name,
+                "functionName": function.name,
+                "handler": function.handler,
+                "initializer": function.initializer,
+                "initializationTimeout": function.initialization_timeout,
+                "memorySize": function.memory_size,
+                "timeout": function.timeout,
+                "region": self._settings.region,
+                "accountId": self._settings.account_id,
+                "qualifier": "LATEST",
+                "logProject": (service.log_config or {}).get("project", ""),
+                "logStore": (service.log_config or {}).get("logstore", ""),
+                "credentials": {},
+                "environment": self._environment(resolved),
+            },
+        )
+
+    def _environment(self, resolved: Resolved) -> dict[str, str]:
+        service, function = resolved.service, resolved.function
+        env = {
+            "FC_FUNCTION_NAME": function.name,
+            "FC_SERVICE_NAME": service.name,
+            "FC_FUNCTION_HANDLER": function.handler,
+            "FC_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "FC_REGION": self._settings.region,
+            "FC_ACCOUNT_ID": self._settings.account_id,
+            "FC_QUALIFIER": "LATEST",
+        }
+        env.update(function.environment)
+        return env
+
+    def _pool_for(self, resolved: Resolved) -> FunctionPool:
+        pool = self._pool.get(resolved.key)
+        if pool is None:
+            pool = self._pool.create(resolved.function.id, self.launch_spec(resolved))
+        return pool
+
+    async def invoke(
+        self, resolved: Resolved, event: bytes, *, request_id: str, log_tail: bool = False
+    ) -> InvocationResult:
+        result = InvocationResult(request_id=request_id)
+        pool = self._pool_for(resolved)
+        try:
+            instance, start = await pool.acquire(request_id)
+        except InstanceFailure as failure:
+            result.error = failure.error
+            if log_tail:
+                result.log_tail = failure.error["errorMessage"]
+            return result
+        result.timings.add_start(start)
+        healthy = True
+        try:
+            kind, meta, payload = await instance.request(
+                Kind.INVOKE, {"requestId": request_id, "logTail": log_tail}, event,
+                float(resolved.function.timeout),
+            )
+        except InstanceFailure as failure:
+            healthy = False
+            result.error = failure.error
+            await self._note_failure(pool.launch.log_path, request_id, result, log_tail)
+            return result
+        finally:
+            pool.release(instance, healthy)
+        result.timings.handler_ms = meta.get("handlerMs", 0.0)
+        if log_tail:
+            result.log_tail = meta.get("logTail", "")
+        if kind is Kind.RESULT:
+            result.body = payload
+        else:
+            result.error = {k: meta.get(k) for k in ("errorMessage", "errorType", "stackTrace")}
+        return result
+
+    async def _note_failure(
+        self, log_path: Path, request_id: str, result: InvocationResult, log_tail: bool
+    ) -> None:
+        """The instance died mid-invocation: finish its log framing and recover the tail."""
+        error = result.error or {}
+        text = (f"{error.get('errorType')}: {error.get('errorMessage')}\n"
+                f"FC Invoke End RequestId: {request_id}\n")
+        await asyncio.to_thread(self._logs.append, log_path, text)
+        if log_tail:
+            result.log_tail = await asyncio.to_thread(self._logs.tail_of, log_path, request_id)
+
+    async def http(
+        self, resolved: Resolved, request: dict[str, Any], body: bytes, timings: Timings
+    ) -> AsyncIterator[Frame]:
+        """Streams the WSGI response frames; raises InstanceFailure before the first frame."""
+        pool = self._pool_for(resolved)
+        request_id = request["requestId"]
+        instance, start = await pool.acquire(request_id)
+        timings.add_start(start)
+        healthy = False
+        try:
+            async for frame in instance.stream(
+                Kind.HTTP, request, body, float(resolved.function.timeout)
+            ):
+                if frame[0] in (Kind.HTTP_END, Kind.ERROR):
+                    timings.handler_ms = frame[1].get("handlerMs", 0.0)
+                    healthy = True
+                yield frame
+        except InstanceFailure as failure:
+            error = failure.error
+            await asyncio.to_thread(
+                self._logs.append, pool.launch.log_path,
+                f"{error['errorType']}: {error['errorMessage']}\n"
+                f"FC Invoke End RequestId: {request_id}\n",
+            )
+            raise
+        finally:
+            pool.release(instance, healthy)
+
+    def invoke_in_background(self, resolved: Resolved, event: bytes, request_id: str) -> None:
+        """Async invocation without durability (a durable queue replaces this)."""
+
+        async def run() -> None:
+            try:
+                result = await self.invoke(resolved, event, request_id=request_id)
+                if result.error:
+                    log.info("async invocation %s failed: %s", request_id, result.error)
+            except Exception:
+                log.exception("async invocation %s could not run", request_id)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()

@@ -1,0 +1,105 @@
+"""The composition root: builds every part from Settings and wires them together.
+
+Nothing else in the package creates long-lived components, so tests build a
+Platform exactly the way ``fcompute serve`` does.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from fcompute.api.app import FcApp
+from fcompute.api.code import CodeLinks
+from fcompute.api.functions import FunctionsApi
+from fcompute.api.invocations import InvocationsApi
+from fcompute.api.proxy import ProxyApi
+from fcompute.api.routing import Router
+from fcompute.api.services import ServicesApi
+from fcompute.api.triggers import TriggersApi
+from fcompute.codestore.local import LocalCodeStore
+from fcompute.config import Settings
+from fcompute.invoke.catalog import FunctionCatalog
+from fcompute.invoke.invoker import Invoker
+from fcompute.invoke.logfiles import LogFiles
+from fcompute.pool.factory import InstanceFactory
+from fcompute.pool.pool import InstancePool, PoolLimits
+from fcompute.sandbox.base import Sandbox
+from fcompute.sandbox.process import ProcessSandbox
+from fcompute.store.sql import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+def platform_secret(data_dir: Path) -> bytes:
+    """A per-installation secret for presigned links, kept across restarts."""
+    path = data_dir / "secret"
+    if not path.exists():
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+def build_sandbox(settings: Settings) -> Sandbox:
+    if settings.sandbox == "process":
+        return ProcessSandbox(settings.python_executable)
+    raise ValueError(f"unknown sandbox backend {settings.sandbox!r}")
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    store: SqlStore
+    sandbox: Sandbox
+    pool: InstancePool
+    invoker: Invoker
+    app: FcApp
+
+    async def start(self) -> None:
+        self.pool.start_reaper()
+        if not self.sandbox.isolates:
+            log.warning(
+                "sandbox backend '%s' does NOT isolate functions: they run as plain processes "
+                "with the platform's privileges", self.sandbox.name,
+            )
+
+    async def close(self) -> None:
+        await self.invoker.close()
+        await self.pool.close()
+        await self.sandbox.close()
+        self.store.close()
+
+
+def build_platform(settings: Settings) -> Platform:
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqlStore(settings.database)
+    codestore = LocalCodeStore(data_dir / "code")
+    sandbox = build_sandbox(settings)
+    factory = InstanceFactory(sandbox, codestore)
+    pool = InstancePool(factory, PoolLimits(
+        max_instances=settings.max_instances_per_function,
+        wait_seconds=settings.instance_wait_seconds,
+        keep_alive_seconds=settings.keep_alive_seconds,
+    ))
+    catalog = FunctionCatalog(store, settings.function_cache_seconds)
+    logs = LogFiles(data_dir / "logs")
+    invoker = Invoker(settings, catalog, pool, logs)
+    links = CodeLinks(platform_secret(data_dir), codestore)
+
+    router = Router()
+    # The invoke route goes first: it is the hot path and the router tries routes in order.
+    InvocationsApi(catalog, invoker).register(router)
+    ProxyApi(catalog, invoker, settings.access_keys).register(router)
+    ServicesApi(store, catalog).register(router)
+    FunctionsApi(store, codestore, catalog, pool, links).register(router)
+    TriggersApi(store, catalog).register(router)
+    links.register(router)
+
+    platform: Platform
+    app = FcApp(router, settings.access_keys,
+                on_startup=lambda: platform.start(), on_shutdown=lambda: platform.close())
+    platform = Platform(settings, store, sandbox, pool, invoker, app)
+    return platform

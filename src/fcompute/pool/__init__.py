@@ -1,0 +1,1 @@
+"""Instances and the warm pool: the invocation hot path."""

@@ -1,0 +1,1 @@
+"""The runtime agent and its wire protocol. Standard library only: it runs inside instances."""

@@ -1,0 +1,83 @@
+"""Framing between the platform and the runtime agent inside an instance.
+
+Version 1. Every frame is a fixed header followed by a JSON meta part and a raw
+payload part, so event bodies and results never pass through JSON:
+
+    +----------------+-----------+----------------+-----------+-----------+
+    | body_len (u32) | kind (u8) | meta_len (u32) | meta JSON | payload   |
+    +----------------+-----------+----------------+-----------+-----------+
+    body_len counts meta and payload; all integers big-endian.
+
+The platform speaks first with INIT; the agent answers READY or INIT_FAILED (with
+LOADED before them when an initializer runs, so its time limit applies to it alone) and
+then serves one request at a time: INVOKE -> RESULT | ERROR, or
+HTTP -> HTTP_START, HTTP_BODY*, HTTP_END | ERROR.
+
+Standard library only: this module is imported inside every instance.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from enum import IntEnum
+from typing import Any
+
+VERSION = 1
+HEADER = struct.Struct("!IBI")
+MAX_FRAME = 64 * 1024 * 1024
+
+
+class Kind(IntEnum):
+    # platform -> agent
+    INIT = 1
+    INVOKE = 2
+    HTTP = 3
+    # agent -> platform
+    LOADED = 17  # handler imported, initializer starting
+    READY = 10
+    INIT_FAILED = 11
+    RESULT = 12
+    ERROR = 13
+    HTTP_START = 14
+    HTTP_BODY = 15
+    HTTP_END = 16
+
+
+EMPTY_META = b"{}"
+
+
+def encode(kind: Kind, meta: dict[str, Any] | None = None, payload: bytes = b"") -> bytes:
+    meta_bytes = json.dumps(meta, separators=(",", ":")).encode() if meta else EMPTY_META
+    return (
+        HEADER.pack(len(meta_bytes) + len(payload), kind, len(meta_bytes)) + meta_bytes + payload
+    )
+
+
+class FrameDecoder:
+    """Incremental decoder: feed bytes, get complete frames back."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[Kind, dict[str, Any], bytes]]:
+        buffer = self._buffer
+        buffer += data
+        frames: list[tuple[Kind, dict[str, Any], bytes]] = []
+        offset = 0
+        size = len(buffer)
+        while size - offset >= HEADER.size:
+            body_len, kind, meta_len = HEADER.unpack_from(buffer, offset)
+            if body_len > MAX_FRAME or meta_len > body_len:
+                raise ValueError(f"malformed frame: body {body_len}, meta {meta_len}")
+            end = offset + HEADER.size + body_len
+            if end > size:
+                break
+            meta_start = offset + HEADER.size
+            meta_end = meta_start + meta_len
+            meta = json.loads(bytes(buffer[meta_start:meta_end])) if meta_len > 2 else {}
+            frames.append((Kind(kind), meta, bytes(buffer[meta_end:end])))
+            offset = end
+        if offset:
+            del buffer[:offset]
+        return frames

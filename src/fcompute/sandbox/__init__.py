@@ -1,0 +1,1 @@
+"""Sandboxes: how an instance's process tree is started, confined and killed."""

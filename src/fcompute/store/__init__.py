@@ -1,0 +1,1 @@
+"""Metadata store: services, functions, triggers. See ``base.Store`` for the contract."""

@@ -1,0 +1,314 @@
+"""Validation of management request bodies.
+
+Each ``parse_*`` function takes the decoded JSON body and returns the fields
+the store needs (snake_case), raising :class:`InvalidArgument` with a message
+that names the offending field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fcompute import limits
+from fcompute.errors import InvalidArgument
+
+JsonDict = dict[str, Any]
+
+SERVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
+FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+TRIGGER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
+HANDLER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+PYTHON_RUNTIMES = frozenset(
+    {"python3", "python3.6", "python3.7", "python3.8", "python3.9", "python3.10", "python3.11",
+     "python3.12"}
+)
+SUPPORTED_RUNTIMES = PYTHON_RUNTIMES
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"})
+TRIGGER_TYPES = frozenset({"http", "timer", "oss"})
+RESERVED_ENV_PREFIXES = ("FC_", "ALIBABA_CLOUD_")
+
+
+def check_name(kind: str, value: object, pattern: re.Pattern[str], rule: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise InvalidArgument(f"{kind} {value!r} is invalid: {rule}")
+    return value
+
+
+def service_name(value: object) -> str:
+    return check_name(
+        "serviceName", value, SERVICE_NAME,
+        "1-128 letters, digits, '_' or '-', not starting with a digit or '-' (no dots)",
+    )
+
+
+def function_name(value: object) -> str:
+    return check_name(
+        "functionName", value, FUNCTION_NAME,
+        "1-64 letters, digits, '_' or '-', not starting with a digit or '-'",
+    )
+
+
+def trigger_name(value: object) -> str:
+    return check_name(
+        "triggerName", value, TRIGGER_NAME,
+        "1-128 letters, digits, '_' or '-', not starting with a digit or '-'",
+    )
+
+
+def _opt_str(body: JsonDict, key: str, default: str = "") -> str:
+    value = body.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{key} must be a string")
+    return value
+
+
+def _opt_dict(body: JsonDict, key: str) -> JsonDict | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{key} must be an object")
+    return value
+
+
+def _int(body: JsonDict, key: str, low: int, high: int) -> int:
+    value = body[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{key} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidArgument(f"{key} must be between {low} and {high}, got {value}")
+    return value
+
+
+def require_object(body: object) -> JsonDict:
+    if not isinstance(body, dict):
+        raise InvalidArgument("request body must be a JSON object")
+    return body
+
+
+SERVICE_FIELDS = {
+    "description": "description",
+    "role": "role",
+    "internetAccess": "internet_access",
+    "logConfig": "log_config",
+    "vpcConfig": "vpc_config",
+    "nasConfig": "nas_config",
+    "tracingConfig": "tracing_config",
+}
+
+
+def parse_service(body: JsonDict, *, creating: bool) -> JsonDict:
+    out: JsonDict = {}
+    if creating:
+        out["name"] = service_name(body.get("serviceName"))
+    for key, column in SERVICE_FIELDS.items():
+        if key not in body or (body[key] is None and not creating):
+            continue
+        if key in ("description", "role"):
+            out[column] = _opt_str(body, key)
+        elif key == "internetAccess":
+            value = body[key]
+            if value is None:
+                continue
+            if not isinstance(value, bool):
+                raise InvalidArgument("internetAccess must be true or false")
+            out[column] = value
+        else:
+            out[column] = _opt_dict(body, key)
+    if creating:
+        out.setdefault("description", "")
+        out.setdefault("role", "")
+        out.setdefault("internet_access", True)
+    return out
+
+
+def _environment(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidArgument("environmentVariables must be an object of strings")
+    size = 0
+    for key, item in value.items():
+        if not isinstance(key, str) or not ENV_NAME.match(key):
+            raise InvalidArgument(f"environmentVariables: invalid variable name {key!r}")
+        if not isinstance(item, str):
+            raise InvalidArgument(f"environmentVariables: value of {key!r} must be a string")
+        size += len(key) + len(item)
+    if size > limits.MAX_ENV_BYTES:
+        raise InvalidArgument(
+            f"environmentVariables total {size} bytes, at most {limits.MAX_ENV_BYTES} allowed"
+        )
+    return dict(value)
+
+
+def parse_function(body: JsonDict, *, creating: bool) -> JsonDict:
+    """Returns function fields; the code itself (``code``) is returned raw under ``code``."""
+    out: JsonDict = {}
+    if creating:
+        out["name"] = function_name(body.get("functionName"))
+        for key in ("runtime", "handler"):
+            if not body.get(key):
+                raise InvalidArgument(f"{key} is required")
+        if "code" not in body or body["code"] is None:
+            raise InvalidArgument("code is required")
+    if body.get("runtime") is not None:
+        runtime = body["runtime"]
+        if runtime not in SUPPORTED_RUNTIMES:
+            raise InvalidArgument(
+                f"runtime {runtime!r} is not supported; use one of {sorted(SUPPORTED_RUNTIMES)}"
+            )
+        out["runtime"] = runtime
+    if body.get("handler") is not None:
+        handler = body["handler"]
+        if not isinstance(handler, str) or not HANDLER.match(handler):
+            raise InvalidArgument(f"handler {handler!r} must look like 'module.function'")
+        out["handler"] = handler
+    if body.get("initializer") is not None:
+        initializer = body["initializer"]
+        if initializer != "" and (not isinstance(initializer, str) or not HANDLER.match(initializer)):
+            raise InvalidArgument(f"initializer {initializer!r} must look like 'module.function'")
+        out["initializer"] = initializer
+    if body.get("description") is not None:
+        out["description"] = _opt_str(body, "description")
+    if body.get("memorySize") is not None:
+        memory = _int(body, "memorySize", limits.MEMORY_MIN_MB, limits.MEMORY_MAX_MB)
+        if memory % limits.MEMORY_STEP_MB:
+            raise InvalidArgument(
+                f"memorySize must be a multiple of {limits.MEMORY_STEP_MB} MB, got {memory}"
+            )
+        out["memory_size"] = memory
+    if body.get("timeout") is not None:
+        out["timeout"] = _int(body, "timeout", limits.TIMEOUT_MIN_S, limits.TIMEOUT_MAX_S)
+    if body.get("initializationTimeout") is not None:
+        out["initialization_timeout"] = _int(
+            body, "initializationTimeout", limits.TIMEOUT_MIN_S, limits.TIMEOUT_MAX_S
+        )
+    if "environmentVariables" in body and body["environmentVariables"] is not None:
+        out["environment"] = _environment(body["environmentVariables"])
+    if body.get("instanceConcurrency") is not None:
+        out["instance_concurrency"] = _int(
+            body, "instanceConcurrency", 1, limits.MAX_INSTANCE_CONCURRENCY
+        )
+    if body.get("instanceType") is not None:
+        out["instance_type"] = _opt_str(body, "instanceType")
+    if body.get("caPort") is not None:
+        out["ca_port"] = _int(body, "caPort", 1, 65535)
+    if body.get("customContainerConfig") is not None:
+        out["custom_container_config"] = _opt_dict(body, "customContainerConfig")
+    if creating:
+        out.setdefault("description", "")
+        out.setdefault("initializer", "")
+        out.setdefault("memory_size", limits.DEFAULT_MEMORY_MB)
+        out.setdefault("timeout", limits.DEFAULT_TIMEOUT_S)
+        out.setdefault("initialization_timeout", limits.DEFAULT_INITIALIZATION_TIMEOUT_S)
+        out.setdefault("environment", {})
+        out.setdefault("instance_concurrency", 1)
+        out.setdefault("instance_type", "e1")
+        out.setdefault("ca_port", None)
+        out.setdefault("custom_container_config", None)
+    if body.get("code") is not None:
+        out["code"] = parse_code(body["code"])
+    return out
+
+
+def parse_code(code: object) -> str:
+    """Returns the base64 zip; OSS-hosted code needs an object store (not built yet)."""
+    if not isinstance(code, dict):
+        raise InvalidArgument("code must be an object with zipFile")
+    zip_file = code.get("zipFile")
+    if isinstance(zip_file, str) and zip_file:
+        return zip_file
+    if code.get("ossBucketName") or code.get("ossObjectName"):
+        raise InvalidArgument(
+            "code from ossBucketName/ossObjectName is not supported yet; upload code.zipFile"
+        )
+    raise InvalidArgument("code.zipFile (a base64-encoded zip) is required")
+
+
+def parse_trigger(body: JsonDict, *, creating: bool, trigger_type: str = "") -> JsonDict:
+    out: JsonDict = {}
+    if creating:
+        out["name"] = trigger_name(body.get("triggerName"))
+        trigger_type = body.get("triggerType") or ""
+        if trigger_type not in TRIGGER_TYPES:
+            raise InvalidArgument(
+                f"triggerType {trigger_type!r} is not supported; use one of {sorted(TRIGGER_TYPES)}"
+            )
+        out["type"] = trigger_type
+        if body.get("triggerConfig") is None:
+            raise InvalidArgument("triggerConfig is required")
+    if body.get("triggerConfig") is not None:
+        config = body["triggerConfig"]
+        if not isinstance(config, dict):
+            raise InvalidArgument("triggerConfig must be an object")
+        out["config"] = validate_trigger_config(trigger_type, config)
+    if creating:
+        source_arn = body.get("sourceArn")
+        if trigger_type == "http":
+            source_arn = None
+        elif trigger_type == "oss":
+            if not isinstance(source_arn, str) or not re.match(
+                r"^acs:oss:[^:]*:[^:]*:[A-Za-z0-9][A-Za-z0-9-]{1,62}$", source_arn
+            ):
+                raise InvalidArgument(
+                    "oss triggers need sourceArn 'acs:oss:{region}:{account}:{bucket}'"
+                )
+        out["source_arn"] = source_arn if isinstance(source_arn, str) else None
+    for key, column in (("invocationRole", "invocation_role"), ("description", "description")):
+        if body.get(key) is not None:
+            out[column] = _opt_str(body, key)
+    if "qualifier" in body:
+        qualifier = body["qualifier"]
+        if qualifier is not None and not isinstance(qualifier, str):
+            raise InvalidArgument("qualifier must be a string")
+        out["qualifier"] = qualifier or None
+    if creating:
+        out.setdefault("invocation_role", "")
+        out.setdefault("description", "")
+        out.setdefault("qualifier", None)
+    return out
+
+
+def validate_trigger_config(trigger_type: str, config: JsonDict) -> JsonDict:
+    if trigger_type == "http":
+        auth = config.get("authType")
+        if auth not in ("anonymous", "function"):
+            raise InvalidArgument("http triggerConfig.authType must be 'anonymous' or 'function'")
+        methods = config.get("methods")
+        if not isinstance(methods, list) or not methods:
+            raise InvalidArgument("http triggerConfig.methods must be a non-empty list")
+        for method in methods:
+            if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
+                raise InvalidArgument(
+                    f"http triggerConfig.methods: {method!r} is not one of {sorted(HTTP_METHODS)}"
+                )
+    elif trigger_type == "timer":
+        from fcompute.cron import validate_cron_expression
+
+        expression = config.get("cronExpression")
+        if not isinstance(expression, str):
+            raise InvalidArgument("timer triggerConfig.cronExpression is required")
+        validate_cron_expression(expression)
+        if "enable" in config and not isinstance(config["enable"], bool):
+            raise InvalidArgument("timer triggerConfig.enable must be true or false")
+        if config.get("payload") is not None and not isinstance(config["payload"], str):
+            raise InvalidArgument("timer triggerConfig.payload must be a string")
+    elif trigger_type == "oss":
+        events = config.get("events")
+        if not isinstance(events, list) or not events:
+            raise InvalidArgument("oss triggerConfig.events must be a non-empty list")
+        for event in events:
+            if not isinstance(event, str) or not re.match(r"^oss:Object[A-Za-z]+:[A-Za-z*]+$", event):
+                raise InvalidArgument(f"oss triggerConfig.events: {event!r} is not an OSS event")
+        key_filter = (config.get("filter") or {}).get("key", {})
+        if not isinstance(key_filter, dict):
+            raise InvalidArgument("oss triggerConfig.filter.key must be an object")
+        for part in ("prefix", "suffix"):
+            if key_filter.get(part) is not None and not isinstance(key_filter[part], str):
+                raise InvalidArgument(f"oss triggerConfig.filter.key.{part} must be a string")
+    return config
