@@ -21,6 +21,7 @@ def serve_command(args: argparse.Namespace) -> int:
         keep_alive_seconds=args.keep_alive,
         max_instances_per_function=args.max_instances,
         sandbox=args.sandbox,
+        instance_wait_seconds=args.instance_wait,
     )
     try:
         serve(settings)
@@ -43,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds an idle instance stays warm (default 600)")
     serve.add_argument("--max-instances", type=int, default=16,
                        help="instances per function at most (default 16)")
+    serve.add_argument("--instance-wait", type=float, default=10.0,
+                       help="seconds a request waits for a busy function before 429")
     serve.add_argument("--sandbox", default="process", choices=["process"])
     serve.set_defaults(run=serve_command)
     return parser
