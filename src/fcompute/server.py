@@ -14,7 +14,9 @@ log = logging.getLogger("fcompute")
 
 def serve(settings: Settings) -> None:
     check_bind_is_safe(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     platform = build_platform(settings)
     log.info("fcompute listening on http://%s:%d", settings.host, settings.port)
     log.info("data directory: %s (metadata %s)", settings.data_dir.resolve(), settings.database)

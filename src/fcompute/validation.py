@@ -19,6 +19,8 @@ SERVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 TRIGGER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 HANDLER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.[A-Za-z_][A-Za-z0-9_]*$")
+OSS_SOURCE_ARN = re.compile(r"^acs:oss:[^:]*:[^:]*:[A-Za-z0-9][A-Za-z0-9-]{1,62}$")
+OSS_EVENT = re.compile(r"^oss:Object[A-Za-z]+:[A-Za-z*]+$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 PYTHON_RUNTIMES = frozenset(
@@ -170,7 +172,9 @@ def parse_function(body: JsonDict, *, creating: bool) -> JsonDict:
         out["handler"] = handler
     if body.get("initializer") is not None:
         initializer = body["initializer"]
-        if initializer != "" and (not isinstance(initializer, str) or not HANDLER.match(initializer)):
+        if initializer != "" and (
+            not isinstance(initializer, str) or not HANDLER.match(initializer)
+        ):
             raise InvalidArgument(f"initializer {initializer!r} must look like 'module.function'")
         out["initializer"] = initializer
     if body.get("description") is not None:
@@ -251,13 +255,12 @@ def parse_trigger(body: JsonDict, *, creating: bool, trigger_type: str = "") -> 
         source_arn = body.get("sourceArn")
         if trigger_type == "http":
             source_arn = None
-        elif trigger_type == "oss":
-            if not isinstance(source_arn, str) or not re.match(
-                r"^acs:oss:[^:]*:[^:]*:[A-Za-z0-9][A-Za-z0-9-]{1,62}$", source_arn
-            ):
-                raise InvalidArgument(
-                    "oss triggers need sourceArn 'acs:oss:{region}:{account}:{bucket}'"
-                )
+        elif trigger_type == "oss" and (
+            not isinstance(source_arn, str) or not OSS_SOURCE_ARN.match(source_arn)
+        ):
+            raise InvalidArgument(
+                "oss triggers need sourceArn 'acs:oss:{region}:{account}:{bucket}'"
+            )
         out["source_arn"] = source_arn if isinstance(source_arn, str) else None
     for key, column in (("invocationRole", "invocation_role"), ("description", "description")):
         if body.get(key) is not None:
@@ -303,7 +306,7 @@ def validate_trigger_config(trigger_type: str, config: JsonDict) -> JsonDict:
         if not isinstance(events, list) or not events:
             raise InvalidArgument("oss triggerConfig.events must be a non-empty list")
         for event in events:
-            if not isinstance(event, str) or not re.match(r"^oss:Object[A-Za-z]+:[A-Za-z*]+$", event):
+            if not isinstance(event, str) or not OSS_EVENT.match(event):
                 raise InvalidArgument(f"oss triggerConfig.events: {event!r} is not an OSS event")
         key_filter = (config.get("filter") or {}).get("key", {})
         if not isinstance(key_filter, dict):

@@ -53,7 +53,7 @@ class CodeLinks:
             (b"content-length", str(size).encode()),
             (b"x-fc-request-id", request.request_id.encode()),
         ]})
-        with open(path, "rb") as handle:
+        with await asyncio.to_thread(open, path, "rb") as handle:
             while True:
                 chunk = await asyncio.to_thread(handle.read, CHUNK)
                 more = len(chunk) == CHUNK

@@ -36,7 +36,7 @@ class InstanceFailure(Exception):
 
     def __init__(self, error_type: str, message: str, stack: list[str] | None = None) -> None:
         super().__init__(message)
-        self.error = {"errorType": error_type, "errorMessage": message,
+        self.error: dict[str, Any] = {"errorType": error_type, "errorMessage": message,
                       "stackTrace": stack or []}
 
 

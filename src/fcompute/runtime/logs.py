@@ -62,7 +62,7 @@ class _BinaryStream(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         self._text.flush()
         self._text.sink.write(bytes(data))
         return len(data)

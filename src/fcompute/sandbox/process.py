@@ -7,6 +7,7 @@ machines without root or namespaces. The platform says so loudly at start-up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -54,10 +55,8 @@ class PlainProcess:
             self._exit.set_result(code)
 
     def _killpg(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def kill(self) -> None:
         if self._exit.done():
@@ -91,7 +90,8 @@ class ProcessSandbox:
             "PYTHONUNBUFFERED": "1",
         }
         try:
-            popen = subprocess.Popen(
+            # Popen uses vfork+exec here: about a millisecond, cheaper than a thread hop.
+            popen = subprocess.Popen(  # noqa: ASYNC220
                 [self._python, "-I", "-S", str(AGENT), str(child.fileno())],
                 stdin=subprocess.DEVNULL,
                 stdout=log_fd,
