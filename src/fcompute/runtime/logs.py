@@ -62,7 +62,7 @@ class _BinaryStream(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         self._text.flush()
         self._text.sink.write(bytes(data))
         return len(data)
@@ -78,7 +78,7 @@ class LogStream(io.TextIOBase):
         self.buffer = _BinaryStream(self)
 
     @property
-    def name(self) -> str:  # type: ignore[override]
+    def name(self) -> str:
         return self._name
 
     @property
