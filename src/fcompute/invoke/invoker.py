@@ -97,14 +97,16 @@ class Invoker:
                 result.log_tail = failure.error["errorMessage"]
             return result
         result.timings.add_start(start)
-        healthy = True
+        # Only an instance that answered goes back to the pool: if this task is cancelled
+        # mid-request, the instance may still answer later and must not serve anyone else.
+        healthy = False
         try:
             kind, meta, payload = await instance.request(
                 Kind.INVOKE, {"requestId": request_id, "logTail": log_tail}, event,
                 float(resolved.function.timeout),
             )
+            healthy = True
         except InstanceFailure as failure:
-            healthy = False
             result.error = failure.error
             await self._note_failure(pool.launch.log_path, request_id, result, log_tail)
             return result
