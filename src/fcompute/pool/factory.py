@@ -81,6 +81,10 @@ class InstanceFactory:
             raise
         except ConnectionLost:
             raise await instance.failure() from None
+        except BaseException:
+            # Cancelled while starting: nobody will ever lease this instance, so end it now.
+            instance.kill()
+            raise
         if kind is not Kind.READY:
             instance.kill()
             raise InstanceFailure(
