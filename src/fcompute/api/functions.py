@@ -53,8 +53,7 @@ class FunctionsApi:
         encoded = fields.pop("code", None)
         if encoded is None:
             return
-        zip_bytes = decode_zip(encoded)
-        info = await asyncio.to_thread(self._codestore.put, zip_bytes)
+        info = await asyncio.to_thread(lambda: self._codestore.put(decode_zip(encoded)))
         fields.update(code_checksum=info.checksum, code_size=info.size, code_digest=info.digest)
 
     async def create(self, request: Request, _send: Send) -> Response:
