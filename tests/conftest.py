@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 import io
+import tempfile
 import textwrap
+import time
+import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import fc2
+import httpx
 import pytest
 
 from tests.platform_process import PlatformProcess
@@ -55,3 +61,86 @@ def write_code(directory: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
     return directory
+
+
+API = "/2016-08-15"
+
+
+@pytest.fixture(scope="module")
+def shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
+    """One platform for a whole test module: for tests that only need distinct names."""
+    running = PlatformProcess(tmp_path_factory.mktemp("shared") / "data").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_client(shared_platform: PlatformProcess) -> fc2.Client:
+    return fc2.Client(endpoint=shared_platform.endpoint, accessKeyID="test",
+                      accessKeySecret="test")
+
+
+def unique(prefix: str) -> str:
+    """A resource name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def deploy(
+    client: fc2.Client, service: str, function: str, files: dict[str, str], *,
+    handler: str = "index.handler", **options: Any,
+) -> dict[str, Any]:
+    """Creates ``service`` when missing and ``function`` from source files; returns its JSON."""
+    try:
+        client.get_service(service)
+    except fc2.FcError:
+        client.create_service(service)
+    with tempfile.TemporaryDirectory() as code:
+        response = client.create_function(
+            service, function, "python3", handler, codeDir=str(write_code(Path(code), files)),
+            **options,
+        )
+    data: dict[str, Any] = response.data
+    return data
+
+
+@contextmanager
+def raises_fc(status: int, code: str | None = None) -> Iterator[pytest.ExceptionInfo[fc2.FcError]]:
+    """Expects the fc2 SDK to raise FcError with this HTTP status (and FC error code)."""
+    with pytest.raises(fc2.FcError) as info:
+        yield info
+    assert info.value.status_code == status, info.value.message
+    if code is not None:
+        assert info.value.err_code == code, info.value.message
+    assert info.value.request_id not in ("", "unknown")
+
+
+def assert_fc_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """An FC error answer: the status, a JSON ErrorCode/ErrorMessage body, a request id."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers.get("x-fc-request-id")
+    assert response.headers.get("content-type", "").startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert body["ErrorCode"] == code, body
+    assert isinstance(body["ErrorMessage"], str)
+    assert body["ErrorMessage"]
+    return body
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Polls ``condition`` until it holds or ``timeout`` seconds pass; returns the last result."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
