@@ -160,7 +160,7 @@ def parse_function(body: JsonDict, *, creating: bool) -> JsonDict:
             raise InvalidArgument("code is required")
     if body.get("runtime") is not None:
         runtime = body["runtime"]
-        if runtime not in SUPPORTED_RUNTIMES:
+        if not isinstance(runtime, str) or runtime not in SUPPORTED_RUNTIMES:
             raise InvalidArgument(
                 f"runtime {runtime!r} is not supported; use one of {sorted(SUPPORTED_RUNTIMES)}"
             )
