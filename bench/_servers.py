@@ -1,0 +1,119 @@
+"""Starting, watching and stopping the servers a benchmark measures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _http import BlockingClient, build_request
+
+BENCH_DIR = Path(__file__).resolve().parent
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A server subprocess on a free loopback port; its output goes to ``log_path``."""
+
+    def __init__(self, name: str, argv: list[str], port: int, log_path: Path,
+                 env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.port = port
+        self.log_path = log_path
+        self.host = "127.0.0.1"
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                         env=env, cwd=BENCH_DIR.parent)
+
+    def wait_ready(self, path: str = "/", timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        request = build_request(self.host, self.port, "GET", path)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log_path.read_text()}")
+            try:
+                client = BlockingClient(self.host, self.port)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            try:
+                client.call(request)
+                return
+            finally:
+                client.close()
+        raise RuntimeError(f"{self.name} did not start:\n{self.log_path.read_text()}")
+
+    def descendants(self) -> list[int]:
+        """PIDs of the server's process tree below the server itself."""
+        found: list[int] = []
+        todo = [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            for child in children:
+                found.append(int(child))
+                todo.append(int(child))
+        return found
+
+    @staticmethod
+    def _cpu_of(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        # utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3.
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU time used so far by (the server process, its live descendants)."""
+        return self._cpu_of(self.proc.pid), sum(self._cpu_of(p) for p in self.descendants())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_platform(data_dir: Path, log_path: Path, extra_args: list[str],
+                   env: dict[str, str] | None = None) -> Server:
+    port = free_port()
+    argv = [sys.executable, "-m", "fcompute.cli.main", "serve", "--port", str(port),
+            "--data-dir", str(data_dir)]
+    if "--sandbox" not in extra_args and _serve_accepts("--sandbox"):
+        argv += ["--sandbox", "process"]
+    server_env = {k: v for k, v in os.environ.items() if not k.startswith("FCOMPUTE_")}
+    server_env.update(env or {})
+    server = Server("platform", argv + extra_args, port, log_path, server_env)
+    server.wait_ready("/2016-08-15/services")
+    return server
+
+
+def start_floor(mode: str, log_path: Path) -> Server:
+    port = free_port()
+    server = Server(mode, [sys.executable, str(BENCH_DIR / "_floor_app.py"), mode, str(port)],
+                    port, log_path)
+    server.wait_ready()
+    return server
+
+
+def _serve_accepts(option: str) -> bool:
+    out = subprocess.run([sys.executable, "-m", "fcompute.cli.main", "serve", "--help"],
+                         capture_output=True, text=True, check=False)
+    return option in out.stdout

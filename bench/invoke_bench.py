@@ -1,0 +1,294 @@
+"""Benchmark of the platform core: warm and first invocations through the FC invoke API.
+
+    .venv/bin/python bench/invoke_bench.py [--rounds 5] [--json out.json]
+
+It starts ``fcompute serve`` on a free loopback port with a temporary data directory,
+deploys a no-op Python function through the API, and measures
+
+- warm sync invoke latency (p50, p99) at concurrency 1, one keep-alive connection;
+- invocations per second at concurrency 16 (wrk when installed, else a Python client);
+- first-invoke latency of freshly created functions (each with its own code package).
+
+Two reference servers run the same measurements in the same rounds, interleaved with the
+platform's, so machine noise hits all of them alike (see ``_floor_app``): the front door
+alone, and the front door plus one round trip to a worker process. Every figure is the
+median over the rounds. See docs/benchmarks.md for what the numbers mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from _http import (
+    BlockingClient,
+    Throughput,
+    build_request,
+    measure_latency,
+    python_throughput,
+    wrk_available,
+    wrk_throughput,
+)
+from _servers import Server, start_floor, start_platform
+
+API = "/2016-08-15"
+SERVICE = "bench"
+FUNCTION = "noop"
+NOOP_CODE = "def handler(event, context):\n    return b\"\"\n"
+
+# The targets of the platform-core issue, on 2 vCPUs.
+TARGET_P50_MS = 0.5
+TARGET_RPS = 3000.0
+
+
+@dataclass
+class Target:
+    name: str
+    server: Server
+    path: str
+    latency_p50: list[float] = field(default_factory=list)
+    latency_p99: list[float] = field(default_factory=list)
+    rps: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)  # server CPU per request, whole tree
+    cpu_front_us: list[float] = field(default_factory=list)  # of that, the server process
+    errors: int = 0
+    clients: set[str] = field(default_factory=set)
+
+    @property
+    def request(self) -> bytes:
+        return build_request(self.server.host, self.server.port, "POST", self.path)
+
+
+def code_zip(source: str) -> str:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.py", source)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def create_function(api: httpx.Client, name: str, source: str) -> None:
+    response = api.post(f"{API}/services/{SERVICE}/functions", json={
+        "functionName": name, "runtime": "python3", "handler": "index.handler",
+        "memorySize": 128, "timeout": 30, "code": {"zipFile": code_zip(source)},
+    })
+    response.raise_for_status()
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
+
+
+def run_latency(target: Target, seconds: float) -> None:
+    samples = sorted(measure_latency(target.server.host, target.server.port, target.request,
+                                     seconds))
+    target.latency_p50.append(percentile(samples, 0.50) * 1000)
+    target.latency_p99.append(percentile(samples, 0.99) * 1000)
+
+
+def run_throughput(target: Target, client: str, concurrency: int, seconds: float,
+                   record: bool = True) -> None:
+    front_before, tree_before = target.server.cpu_seconds()
+    result: Throughput
+    if client == "wrk":
+        result = wrk_throughput(target.server.host, target.server.port, target.path,
+                                concurrency, seconds)
+    else:
+        result = python_throughput(target.server.host, target.server.port, target.request,
+                                   concurrency, seconds)
+    front_after, tree_after = target.server.cpu_seconds()
+    if not record:
+        return
+    target.clients.add(result.client)
+    target.errors += result.errors
+    target.rps.append(result.per_second)
+    if result.requests:
+        # Descendants that exited during the run are not counted; none do when warm.
+        front = front_after - front_before
+        tree = front + max(0.0, tree_after - tree_before)
+        target.cpu_us.append(tree / result.requests * 1e6)
+        target.cpu_front_us.append(front / result.requests * 1e6)
+
+
+@dataclass
+class FirstInvokes:
+    total_ms: list[float] = field(default_factory=list)
+    breakdown: dict[str, list[float]] = field(default_factory=dict)
+
+
+def run_first_invokes(platform: Server, api: httpx.Client, count: int) -> FirstInvokes:
+    """Creates ``count`` functions with distinct code and times each one's first invoke."""
+    out = FirstInvokes()
+    client = BlockingClient(platform.host, platform.port)
+    try:
+        for index in range(count):
+            name = f"fresh{index}-{uuid.uuid4().hex[:8]}"
+            # Distinct code: the first invoke includes extracting the package, as in real use.
+            create_function(api, name, f"# {name}\n{NOOP_CODE}")
+            request = build_request(platform.host, platform.port, "POST",
+                                    f"{API}/services/{SERVICE}/functions/{name}/invocations")
+            began = time.perf_counter()
+            reply = client.call(request)
+            elapsed = (time.perf_counter() - began) * 1000
+            if reply.status != 200 or reply.header("x-fc-cold-start") != "true":
+                raise RuntimeError(f"first invoke of {name} failed: {reply.head!r}")
+            out.total_ms.append(elapsed)
+            for part in reply.header("server-timing").split(","):
+                label, _, duration = part.strip().partition(";dur=")
+                out.breakdown.setdefault(label, []).append(float(duration))
+            # Delete it so its idle instance does not linger during later measurements.
+            api.delete(f"{API}/services/{SERVICE}/functions/{name}").raise_for_status()
+    finally:
+        client.close()
+    return out
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def report(targets: list[Target], first: FirstInvokes | None, args: argparse.Namespace,
+           instances: int, elapsed: float) -> dict[str, Any]:
+    platform = targets[0]
+    floors = targets[1:]
+    clients = sorted(set().union(*(t.clients for t in targets)))
+    print()
+    print(f"fcompute invoke benchmark: {os.cpu_count()} vCPUs, {args.rounds} rounds "
+          f"(median shown), {elapsed:.0f} s")
+    print(f"  latency client: Python, 1 keep-alive connection, {args.latency_seconds:g} s "
+          "per round")
+    print(f"  throughput client: {', '.join(clients)}, {args.concurrency} connections, "
+          f"{args.throughput_seconds:g} s per round")
+    print()
+    header = f"  {'':34}" + "".join(f"{t.name:>14}" for t in targets)
+    print(header)
+    rows: list[tuple[str, list[float], str]] = [
+        ("warm invoke p50, c=1 (ms)", [median(t.latency_p50) for t in targets], "{:.3f}"),
+        ("warm invoke p99, c=1 (ms)", [median(t.latency_p99) for t in targets], "{:.3f}"),
+        (f"invocations/s, c={args.concurrency}", [median(t.rps) for t in targets], "{:.0f}"),
+        (f"server CPU per request, c={args.concurrency} (us)",
+         [median(t.cpu_us) for t in targets], "{:.0f}"),
+        ("  of which front-door process (us)",
+         [median(t.cpu_front_us) for t in targets], "{:.0f}"),
+    ]
+    for label, values, fmt in rows:
+        print(f"  {label:34}" + "".join(f"{fmt.format(v):>14}" for v in values))
+    print()
+    for floor in floors:
+        p50 = median(platform.latency_p50) / median(floor.latency_p50)
+        p99 = median(platform.latency_p99) / median(floor.latency_p99)
+        rps = median(platform.rps) / median(floor.rps)
+        print(f"  platform vs {floor.name}: p50 x{p50:.2f}, p99 x{p99:.2f}, "
+              f"throughput x{rps:.2f}")
+    print(f"  platform instances alive after the c={args.concurrency} runs: {instances}")
+    if any(t.errors for t in targets):
+        print("  ERRORS: " + ", ".join(f"{t.name}: {t.errors}" for t in targets))
+    if first is not None:
+        parts = ", ".join(f"{label} {median(values):.1f}"
+                          for label, values in first.breakdown.items())
+        print(f"  first invoke of a fresh function: {median(first.total_ms):.1f} ms median of "
+              f"{len(first.total_ms)} (server-timing medians, ms: {parts})")
+    print()
+    p50 = median(platform.latency_p50)
+    rps = median(platform.rps)
+    print(f"  target warm p50 <= {TARGET_P50_MS} ms: {'met' if p50 <= TARGET_P50_MS else 'MISSED'}"
+          f" ({p50:.3f} ms)")
+    print(f"  target >= {TARGET_RPS:.0f} invocations/s at c=16: "
+          f"{'met' if rps >= TARGET_RPS else 'MISSED'} ({rps:.0f}/s)")
+    return {
+        "cpus": os.cpu_count(), "rounds": args.rounds, "concurrency": args.concurrency,
+        "clients": clients, "instances_after_load": instances,
+        "targets": {t.name: {
+            "p50_ms": t.latency_p50, "p99_ms": t.latency_p99, "rps": t.rps,
+            "cpu_us_per_request": t.cpu_us, "front_cpu_us_per_request": t.cpu_front_us,
+            "errors": t.errors,
+        } for t in targets},
+        "first_invoke_ms": first.total_ms if first else [],
+        "first_invoke_breakdown_ms": first.breakdown if first else {},
+    }
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--latency-seconds", type=float, default=1.5)
+    parser.add_argument("--throughput-seconds", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--fresh", type=int, default=5, help="fresh functions for first invokes")
+    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
+                        help="throughput client (auto: wrk when installed)")
+    parser.add_argument("--no-floors", action="store_true", help="measure the platform only")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="extra argument for 'fcompute serve' (repeatable)")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment variable for the platform (repeatable)")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    client = args.client
+    if client == "auto":
+        client = "wrk" if wrk_available() else "python"
+    began = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="fcompute-bench-"))
+    servers: list[Server] = []
+    try:
+        env = dict(item.split("=", 1) for item in args.server_env)
+        platform = start_platform(tmp / "data", tmp / "platform.log", args.server_arg, env)
+        servers.append(platform)
+        api = httpx.Client(base_url=f"http://{platform.host}:{platform.port}", timeout=60)
+        api.post(f"{API}/services", json={"serviceName": SERVICE}).raise_for_status()
+        create_function(api, FUNCTION, NOOP_CODE)
+        targets = [Target("platform", platform,
+                          f"{API}/services/{SERVICE}/functions/{FUNCTION}/invocations")]
+        if not args.no_floors:
+            for mode, label in (("frontdoor", "front door"), ("hop", "door+hop")):
+                floor = start_floor(mode, tmp / f"{mode}.log")
+                servers.append(floor)
+                targets.append(Target(label, floor, "/"))
+        # Warm-up, not recorded: the first invoke starts an instance; the concurrent run
+        # lets the pool grow to whatever it keeps for that load.
+        for target in targets:
+            measure_latency(target.server.host, target.server.port, target.request, 0.3)
+            run_throughput(target, client, args.concurrency, 1.0, record=False)
+        for round_number in range(args.rounds):
+            print(f"round {round_number + 1}/{args.rounds}", file=sys.stderr, flush=True)
+            for target in targets:
+                run_latency(target, args.latency_seconds)
+            for target in targets:
+                run_throughput(target, client, args.concurrency, args.throughput_seconds)
+        instances = len(platform.descendants())
+        first = run_first_invokes(platform, api, args.fresh) if args.fresh > 0 else None
+        api.close()
+        figures = report(targets, first, args, instances, time.monotonic() - began)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        return 0
+    finally:
+        for server in servers:
+            server.stop()
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
