@@ -239,7 +239,7 @@ def parse_trigger(body: JsonDict, *, creating: bool, trigger_type: str = "") -> 
     if creating:
         out["name"] = trigger_name(body.get("triggerName"))
         trigger_type = body.get("triggerType") or ""
-        if trigger_type not in TRIGGER_TYPES:
+        if not isinstance(trigger_type, str) or trigger_type not in TRIGGER_TYPES:
             raise InvalidArgument(
                 f"triggerType {trigger_type!r} is not supported; use one of {sorted(TRIGGER_TYPES)}"
             )
