@@ -308,7 +308,10 @@ def validate_trigger_config(trigger_type: str, config: JsonDict) -> JsonDict:
         for event in events:
             if not isinstance(event, str) or not OSS_EVENT.match(event):
                 raise InvalidArgument(f"oss triggerConfig.events: {event!r} is not an OSS event")
-        key_filter = (config.get("filter") or {}).get("key", {})
+        oss_filter = config.get("filter") or {}
+        if not isinstance(oss_filter, dict):
+            raise InvalidArgument("oss triggerConfig.filter must be an object")
+        key_filter = oss_filter.get("key", {})
         if not isinstance(key_filter, dict):
             raise InvalidArgument("oss triggerConfig.filter.key must be an object")
         for part in ("prefix", "suffix"):
