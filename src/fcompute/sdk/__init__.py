@@ -1,0 +1,34 @@
+"""Typed Python client for the fcompute (FC 2.0) API. See docs/cli.md."""
+
+from fcompute.sdk.client import Client
+from fcompute.sdk.errors import FcApiError, FcConnectionError, FcError, FcTimeoutError
+from fcompute.sdk.models import (
+    Function,
+    FunctionCode,
+    FunctionError,
+    HttpResponse,
+    InvocationResult,
+    Page,
+    Service,
+    Trigger,
+)
+from fcompute.sdk.packaging import zip_directory
+from fcompute.sdk.triggers import http_trigger_config
+
+__all__ = [
+    "Client",
+    "FcApiError",
+    "FcConnectionError",
+    "FcError",
+    "FcTimeoutError",
+    "Function",
+    "FunctionCode",
+    "FunctionError",
+    "HttpResponse",
+    "InvocationResult",
+    "Page",
+    "Service",
+    "Trigger",
+    "http_trigger_config",
+    "zip_directory",
+]
