@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from fcompute.cli import deploy, invoke, listing, remove
+from fcompute.cli.common import add_endpoint_option
 from fcompute.config import DEFAULT_PORT, Settings, UnsafeBindError, access_keys_from_env
+
+# Command groups besides serve: each module's register(commands) adds its subcommands.
+COMMAND_GROUPS = [deploy, invoke, listing, remove]
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -33,6 +38,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fcompute", description="Self-hosted Function Compute")
+    add_endpoint_option(parser, None)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="start the platform")
@@ -48,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds a request waits for a busy function before 429")
     serve.add_argument("--sandbox", default="process", choices=["process"])
     serve.set_defaults(run=serve_command)
+    for group in COMMAND_GROUPS:
+        group.register(commands)
     return parser
 
 

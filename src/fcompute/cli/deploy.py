@@ -1,0 +1,130 @@
+"""``fcompute deploy DIR``: zip a directory and make a function run it.
+
+Deploy is declarative: after it the function has exactly the settings on the
+command line. Options left out take their defaults and environment variables not
+given are removed, so running the same command twice gives the same function.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fcompute import limits
+from fcompute.cli.common import CliError, client_command, client_options
+from fcompute.sdk import Client, FcApiError, Function, http_trigger_config, zip_directory
+
+if TYPE_CHECKING:
+    from fcompute.cli.common import Commands
+
+HTTP_TRIGGER_NAME = "http"
+
+
+def register(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "deploy", parents=[client_options()], help="deploy a directory as a function",
+        description="Zips DIR, creates the service if missing, then creates or updates the "
+                    "function so it matches these options.",
+    )
+    parser.add_argument("directory", metavar="DIR", help="the function's code")
+    parser.add_argument("--service", required=True)
+    parser.add_argument("--function", required=True)
+    parser.add_argument("--handler", required=True, help="module.function, e.g. index.handler")
+    parser.add_argument("--runtime", default="python3")
+    parser.add_argument("--memory", type=int, default=limits.DEFAULT_MEMORY_MB, metavar="MB",
+                        help=f"memory size in MB (default {limits.DEFAULT_MEMORY_MB})")
+    parser.add_argument("--timeout", type=int, default=limits.DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help=f"function timeout (default {limits.DEFAULT_TIMEOUT_S})")
+    parser.add_argument("--env", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="environment variable (repeatable)")
+    parser.add_argument("--http-trigger", action="store_true",
+                        help="add an anonymous HTTP trigger for GET/POST/PUT/DELETE if missing")
+    parser.set_defaults(run=client_command(run))
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not key or not eq:
+            raise CliError(f"invalid --env {pair!r}: use KEY=VALUE")
+        env[key] = value
+    return env
+
+
+def run(args: argparse.Namespace, client: Client) -> int:
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        raise CliError(f"{directory} is not a directory")
+    settings = FunctionSettings(args.handler, args.runtime, args.memory, args.timeout,
+                                parse_env(args.env))
+    code = zip_directory(directory)
+    ensure_service(client, args.service)
+    deploy_function(client, args.service, args.function, code, settings)
+    if args.http_trigger:
+        ensure_http_trigger(client, args.service, args.function)
+    return 0
+
+
+def ensure_service(client: Client, service: str) -> None:
+    try:
+        client.get_service(service)
+        return
+    except FcApiError as exc:
+        if exc.code != "ServiceNotFound":
+            raise
+    try:
+        client.create_service(service)
+        print(f"created service {service}")
+    except FcApiError as exc:
+        if exc.code != "ServiceAlreadyExists":  # created meanwhile: just as good
+            raise
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    handler: str
+    runtime: str
+    memory_size: int
+    timeout: int
+    environment: dict[str, str]
+
+
+def deploy_function(
+    client: Client, service: str, name: str, code: bytes, settings: FunctionSettings
+) -> Function:
+    try:
+        client.get_function(service, name)
+        exists = True
+    except FcApiError as exc:
+        if exc.code != "FunctionNotFound":
+            raise
+        exists = False
+    if exists:
+        function = client.update_function(
+            service, name, code=code, handler=settings.handler, runtime=settings.runtime,
+            memory_size=settings.memory_size, timeout=settings.timeout,
+            environment=settings.environment,
+        )
+        verb = "updated"
+    else:
+        function = client.create_function(
+            service, name, code=code, handler=settings.handler, runtime=settings.runtime,
+            memory_size=settings.memory_size, timeout=settings.timeout,
+            environment=settings.environment,
+        )
+        verb = "created"
+    print(f"{verb} function {service}/{name} (code {function.code_size} bytes, "
+          f"checksum {function.code_checksum})")
+    return function
+
+
+def ensure_http_trigger(client: Client, service: str, function: str) -> None:
+    existing = [t for t in client.iter_triggers(service, function) if t.type == "http"]
+    if not existing:
+        client.create_trigger(service, function, HTTP_TRIGGER_NAME, "http",
+                              http_trigger_config())
+        print(f"created http trigger {service}/{function}/{HTTP_TRIGGER_NAME}")
+    print(f"http trigger url: {client.endpoint}/2016-08-15/proxy/{service}/{function}/")
