@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import os
 import subprocess
 import sys
@@ -207,3 +208,16 @@ def test_platform_signature_matches_the_sdk_for_proxy_queries() -> None:
     assert auth.verify({KEY_ID: SECRET}, "GET", path, query, headers) == KEY_ID
     with pytest.raises(Exception, match="signature"):
         auth.verify({KEY_ID: SECRET}, "GET", path, "k=v+2&z=&a=x%3Dy", headers)
+
+
+def test_instances_do_not_see_the_platform_keys(signed: fc2.Client) -> None:
+    service = unique("svc")
+    deploy(signed, service, "env", {"index.py": """
+        import json, os
+
+        def handler(event, context):
+            return json.dumps(dict(os.environ))
+    """})
+    env = json.loads(signed.invoke_function(service, "env").data)
+    assert not [name for name in env if name.startswith("FCOMPUTE_")]
+    assert SECRET not in json.dumps(env)
