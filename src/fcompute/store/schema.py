@@ -71,3 +71,21 @@ triggers = sa.Table(
     sa.Column("etag", sa.String(64), nullable=False),
     sa.UniqueConstraint("function_id", "name", name="uq_triggers_function_name"),
 )
+
+# One row per function and qualifier; deleting the function deletes its configs.
+async_invoke_configs = sa.Table(
+    "async_invoke_configs",
+    metadata,
+    sa.Column(
+        "function_id", sa.String(36), sa.ForeignKey("functions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("qualifier", sa.String(128), primary_key=True),
+    sa.Column("max_retry_attempts", sa.Integer, nullable=False),
+    sa.Column("max_event_age_seconds", sa.Integer, nullable=False),
+    sa.Column("on_success", sa.Text),
+    sa.Column("on_failure", sa.Text),
+    sa.Column("stateful_invocation", sa.Boolean, nullable=False),
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("modified", sa.String(32), nullable=False),
+)
