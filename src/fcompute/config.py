@@ -28,8 +28,13 @@ class Settings:
     instance_wait_seconds: float = 10.0
     # How long the invoke path may trust a cached function configuration.
     function_cache_seconds: float = 2.0
-    sandbox: str = "process"
+    # "auto" picks "linux" when it can isolate (root, namespaces, cgroups), else "process".
+    sandbox: str = "auto"
     python_executable: str = ""
+    # Size cap of every instance's private /tmp; 0 keeps each function's own (512 MB default).
+    sandbox_tmp_size_mb: int = 0
+    # Processes and threads one instance may have at once (Linux sandbox).
+    sandbox_pids_max: int = 128
 
     @property
     def database(self) -> str:

@@ -43,8 +43,24 @@ def platform_secret(data_dir: Path) -> bytes:
 
 
 def build_sandbox(settings: Settings) -> Sandbox:
-    if settings.sandbox == "process":
+    choice = settings.sandbox
+    if choice == "auto":
+        from fcompute.sandbox.linux.probe import unavailable_reason
+
+        reason = unavailable_reason(settings.python_executable)
+        if reason:
+            log.warning("the Linux sandbox cannot run here: %s", reason)
+        choice = "process" if reason else "linux"
+    if choice == "process":
         return ProcessSandbox(settings.python_executable)
+    if choice == "linux":
+        from fcompute.sandbox.linux.backend import LinuxSandbox
+
+        return LinuxSandbox(
+            settings.data_dir.resolve() / "sandbox", settings.python_executable,
+            pids_max=settings.sandbox_pids_max,
+            tmp_size_mb=settings.sandbox_tmp_size_mb or None,
+        )
     raise ValueError(f"unknown sandbox backend {settings.sandbox!r}")
 
 
@@ -58,6 +74,7 @@ class Platform:
     app: FcApp
 
     async def start(self) -> None:
+        await self.sandbox.open()
         self.pool.start_reaper()
         if not self.sandbox.isolates:
             log.warning(

@@ -26,6 +26,7 @@ def serve_command(args: argparse.Namespace) -> int:
         keep_alive_seconds=args.keep_alive,
         max_instances_per_function=args.max_instances,
         sandbox=args.sandbox,
+        sandbox_tmp_size_mb=args.tmp_size,
         instance_wait_seconds=args.instance_wait,
     )
     try:
@@ -52,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="instances per function at most (default 16)")
     serve.add_argument("--instance-wait", type=float, default=10.0,
                        help="seconds a request waits for a busy function before 429")
-    serve.add_argument("--sandbox", default="process", choices=["process"])
+    serve.add_argument("--sandbox", default="auto", choices=["auto", "linux", "process"],
+                       help="instance isolation: linux (namespaces, cgroups, seccomp), "
+                            "process (none), auto (linux when possible; default)")
+    serve.add_argument("--tmp-size", type=int, default=0,
+                       help="MB of private /tmp per instance (default: 512, per function)")
     serve.set_defaults(run=serve_command)
     for group in COMMAND_GROUPS:
         group.register(commands)

@@ -32,6 +32,8 @@ class LaunchSpec:
     initialization_timeout: float
     has_initializer: bool
     init_meta: dict[str, Any] = field(hash=False)
+    # Size cap of the instance's private /tmp (the sandbox may impose its own default).
+    tmp_size_mb: int = 512
 
 
 class InstanceFactory:
@@ -51,6 +53,7 @@ class InstanceFactory:
             log_path=launch.log_path,
             memory_mb=launch.memory_mb,
             internet_access=launch.internet_access,
+            tmp_size_mb=launch.tmp_size_mb,
         )
         try:
             process = await self._sandbox.start(spec)
@@ -61,7 +64,7 @@ class InstanceFactory:
         connection = InstanceConnection()
         await loop.create_unix_connection(lambda: connection, sock=process.socket)
         instance = Instance(instance_id, launch.function_key, process, connection)
-        meta = dict(launch.init_meta, codeDir=str(code_dir), initRequestId=request_id)
+        meta = dict(launch.init_meta, codeDir=process.code_path, initRequestId=request_id)
         try:
             kind, reply, _ = await instance.request(Kind.INIT, meta, b"", LOAD_TIMEOUT_SECONDS)
             loaded = time.perf_counter()

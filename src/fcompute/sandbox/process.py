@@ -28,8 +28,10 @@ def real_python(configured: str = "") -> str:
 
 
 class PlainProcess:
-    def __init__(self, popen: subprocess.Popen[bytes], sock: socket.socket) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], sock: socket.socket,
+                 code_path: str) -> None:
         self._popen = popen
+        self._code_path = code_path
         self._socket = sock
         self._killed = False
         self._exit: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -43,6 +45,10 @@ class PlainProcess:
     @property
     def socket(self) -> socket.socket:
         return self._socket
+
+    @property
+    def code_path(self) -> str:
+        return self._code_path
 
     def _reap(self) -> None:
         loop = asyncio.get_running_loop()
@@ -105,7 +111,10 @@ class ProcessSandbox:
             os.close(log_fd)
             child.close()
         parent.setblocking(False)
-        return PlainProcess(popen, parent)
+        return PlainProcess(popen, parent, str(spec.code_dir))
+
+    async def open(self) -> None:
+        return None
 
     async def close(self) -> None:
         return None
