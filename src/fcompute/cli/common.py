@@ -77,6 +77,10 @@ def client_command(command: ClientCommand) -> Callable[[argparse.Namespace], int
             return fail(str(exc))
         except KeyboardInterrupt:
             return 130
+        except BrokenPipeError:
+            # The reader went away (`fcompute ls | head`): silence the final flush as well.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
 
     return run
 
