@@ -9,6 +9,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -368,3 +369,20 @@ def test_demo_script_serves_the_printed_curl_lines(tmp_path: Path) -> None:
         reader.close()
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/2016-08-15/services", timeout=2)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_demo_script_refuses_a_busy_port(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FCOMPUTE_")}
+        env.update(PORT=str(port), FCOMPUTE_DATA_DIR=str(tmp_path / "demo-data"))
+        done = subprocess.run([str(ROOT / "scripts" / "demo")], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=100, check=False)
+    assert done.returncode == 1
+    assert f"port {port} is already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "demo-data").exists()
