@@ -13,7 +13,8 @@ and HTTP status; the API layer turns it into ``{"ErrorCode", "ErrorMessage"}``.
     ├── AccessDenied              403
     ├── NotFound                  404 (ServiceNotFound, FunctionNotFound, ...)
     ├── MethodNotAllowed          405
-    ├── AlreadyExists             409 (ServiceAlreadyExists, ...)
+    ├── AlreadyExists             409 (ServiceAlreadyExists, InvocationAlreadyExists, ...)
+    ├── Conflict                  409 (the resource's state forbids the operation)
     ├── PreconditionFailed        412
     ├── ResourceExhausted         429
     └── ServiceUnavailable        503 (the platform is shutting down)
@@ -86,6 +87,11 @@ class MethodNotAllowed(ApiError):
 class AlreadyExists(ApiError):
     status = 409
     code = "AlreadyExists"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "ResourceConflict"
 
 
 class PreconditionFailed(ApiError):

@@ -1,0 +1,1 @@
+"""Implementations of the async queue seam (``fcompute.asyncinvoke.queue``)."""

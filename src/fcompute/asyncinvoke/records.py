@@ -1,0 +1,215 @@
+"""The invocation record: what happened to one async invocation, attempt by attempt.
+
+Records are immutable snapshots read from the queue (``fcompute.asyncinvoke.queue``);
+``to_api`` renders the camelCase JSON of the stateful-async-invocation API.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from fcompute.errors import InvalidArgument
+
+JsonDict = dict[str, Any]
+
+
+class Status(StrEnum):
+    """Lifecycle of an invocation (and of a destination delivery)."""
+
+    ENQUEUED = "Enqueued"
+    RUNNING = "Running"
+    RETRYING = "Retrying"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    EXPIRED = "Expired"
+    STOPPED = "Stopped"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+    @property
+    def pending(self) -> bool:
+        """Waiting in the queue for its next attempt."""
+        return self in (Status.ENQUEUED, Status.RETRYING)
+
+    @classmethod
+    def parse(cls, text: str) -> Status:
+        for status in cls:
+            if status.value.lower() == text.strip().lower():
+                return status
+        names = ", ".join(s.value for s in cls)
+        raise InvalidArgument(f"unknown invocation status {text!r}; use one of {names}")
+
+
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.EXPIRED, Status.STOPPED})
+REPLAYABLE = frozenset({Status.FAILED, Status.EXPIRED, Status.STOPPED})
+
+
+class AttemptStatus(StrEnum):
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    # The platform stopped (or crashed) while the attempt ran: it runs again.
+    INTERRUPTED = "Interrupted"
+    STOPPED = "Stopped"
+    # Claimed, but the event was past its age limit: not run.
+    EXPIRED = "Expired"
+
+
+class JobKind(StrEnum):
+    INVOCATION = "invocation"
+    DELIVERY = "delivery"
+
+
+class Condition(StrEnum):
+    """Which destination a delivery goes to."""
+
+    ON_SUCCESS = "onSuccess"
+    ON_FAILURE = "onFailure"
+
+
+@dataclass(frozen=True)
+class CodeVersion:
+    """The code and configuration an attempt ran, so a replay can run the same code.
+
+    Only ``LATEST`` exists until versions are built; the code digest addresses the
+    package in the code store, which keeps every package it was given.
+    """
+
+    qualifier: str
+    code_checksum: str
+    code_digest: str
+    function_etag: str
+
+    def to_api(self) -> JsonDict:
+        return {"qualifier": self.qualifier, "codeChecksum": self.code_checksum,
+                "codeDigest": self.code_digest, "functionEtag": self.function_etag}
+
+    @classmethod
+    def from_api(cls, data: JsonDict) -> CodeVersion:
+        return cls(str(data["qualifier"]), str(data["codeChecksum"]), str(data["codeDigest"]),
+                   str(data["functionEtag"]))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    request_id: str
+    started_ms: int
+    ended_ms: int | None
+    status: AttemptStatus
+    error: JsonDict | None = None
+    version: CodeVersion | None = None
+
+    def to_api(self) -> JsonDict:
+        return {
+            "attempt": self.number,
+            "requestId": self.request_id,
+            "status": self.status.value,
+            "startedTime": self.started_ms,
+            "endTime": self.ended_ms,
+            "error": self.error,
+            "version": self.version.to_api() if self.version else None,
+        }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One destination delivery: itself queued, retried and recorded like an invocation."""
+
+    delivery_id: str
+    condition: Condition
+    destination: str
+    status: Status
+    created_ms: int
+    ended_ms: int | None
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def to_api(self) -> JsonDict:
+        last_error = next((a.error for a in reversed(self.attempts) if a.error), None)
+        return {
+            "deliveryId": self.delivery_id,
+            "condition": self.condition.value,
+            "destination": self.destination,
+            "status": self.status.value,
+            "createdTime": self.created_ms,
+            "endTime": self.ended_ms,
+            "attempts": [a.to_api() for a in self.attempts],
+            "lastError": last_error,
+        }
+
+
+def payload_fields(prefix: str, data: bytes | None) -> JsonDict:
+    """Bytes as text when they are UTF-8, else base64 with an explicit encoding field."""
+    if data is None:
+        return {prefix: None}
+    try:
+        return {prefix: data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {prefix: base64.b64encode(data).decode(), f"{prefix}Encoding": "base64"}
+
+
+@dataclass(frozen=True)
+class InvocationRecord:
+    invocation_id: str
+    request_id: str
+    service: str
+    function: str
+    qualifier: str
+    status: Status
+    created_ms: int
+    ended_ms: int | None
+    payload: bytes
+    result: bytes | None
+    error: JsonDict | None
+    attempts: list[Attempt]
+    function_errors: int
+    system_errors: int
+    pinned: CodeVersion | None
+    replay_of: str | None
+    deliveries: list[Delivery] = field(default_factory=list)
+    replayed_by: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> CodeVersion | None:
+        """The code the invocation first ran on (a pinned replay's code if it never ran)."""
+        ran = next((a.version for a in self.attempts if a.version is not None), None)
+        return ran or self.pinned
+
+    def destination_status(self) -> str:
+        if not self.deliveries:
+            return ""
+        return ",".join(d.status.value for d in self.deliveries)
+
+    def to_api(self, include_payload: bool = True) -> JsonDict:
+        version = self.version
+        data: JsonDict = {
+            "invocationId": self.invocation_id,
+            "requestId": self.request_id,
+            "serviceName": self.service,
+            "functionName": self.function,
+            "qualifier": self.qualifier,
+            "status": self.status.value,
+            # FC's name for when the invocation started: here, when it was accepted.
+            "startedTime": self.created_ms,
+            "endTime": self.ended_ms,
+            "alreadyRetriedTimes": max(0, len(self.attempts) - 1),
+            "functionErrors": self.function_errors,
+            "systemErrors": self.system_errors,
+            "invocationErrorMessage": (self.error or {}).get("errorMessage", ""),
+            "error": self.error,
+            "version": version.to_api() if version else None,
+            "replayOf": self.replay_of,
+            "replayedBy": list(self.replayed_by),
+            "attempts": [a.to_api() for a in self.attempts],
+            "destinationStatus": self.destination_status(),
+            "destinations": [d.to_api() for d in self.deliveries],
+        }
+        if include_payload:
+            data.update(payload_fields("invocationPayload", self.payload))
+            data.update(payload_fields("returnPayload", self.result))
+        return data
