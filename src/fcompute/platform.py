@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fcompute.api.app import FcApp
+from fcompute.api.async_config import AsyncConfigApi
+from fcompute.api.async_invocations import AsyncInvocationsApi
 from fcompute.api.code import CodeLinks
 from fcompute.api.functions import FunctionsApi
 from fcompute.api.invocations import InvocationsApi
@@ -19,8 +21,15 @@ from fcompute.api.proxy import ProxyApi
 from fcompute.api.routing import Router
 from fcompute.api.services import ServicesApi
 from fcompute.api.triggers import TriggersApi
+from fcompute.asyncinvoke import policy
+from fcompute.asyncinvoke.config import AsyncConfigStore
+from fcompute.asyncinvoke.destinations import Deliverer, DestinationParser
+from fcompute.asyncinvoke.dispatcher import Dispatcher, DispatchLimits
+from fcompute.asyncinvoke.queues.sqlite import SqliteQueue
+from fcompute.asyncinvoke.service import AsyncInvocations
+from fcompute.asyncinvoke.worker import Worker
 from fcompute.codestore.local import LocalCodeStore
-from fcompute.config import Settings
+from fcompute.config import Settings, async_settings_from_env
 from fcompute.invoke.catalog import FunctionCatalog
 from fcompute.invoke.invoker import Invoker
 from fcompute.invoke.logfiles import LogFiles
@@ -72,10 +81,17 @@ class Platform:
     pool: InstancePool
     invoker: Invoker
     app: FcApp
+    queue: SqliteQueue
+    dispatcher: Dispatcher
+    async_configs: AsyncConfigStore
+    deliverer: Deliverer
 
     async def start(self) -> None:
         await self.sandbox.open()
         self.pool.start_reaper()
+        await self.queue.start()
+        # After the pool is up: recovered events run as soon as the dispatcher starts.
+        await self.dispatcher.start()
         if not self.sandbox.isolates:
             log.warning(
                 "sandbox backend '%s' does NOT isolate functions: they run as plain processes "
@@ -83,6 +99,11 @@ class Platform:
             )
 
     async def close(self) -> None:
+        # Async first: running events get a moment to finish while instances still exist.
+        await self.dispatcher.close()
+        await self.deliverer.close()
+        await self.queue.close()
+        self.async_configs.close()
         await self.invoker.close()
         await self.pool.close()
         await self.sandbox.close()
@@ -90,6 +111,7 @@ class Platform:
 
 
 def build_platform(settings: Settings) -> Platform:
+    settings = settings.with_overrides(**async_settings_from_env())
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore(settings.database)
@@ -106,17 +128,38 @@ def build_platform(settings: Settings) -> Platform:
     invoker = Invoker(settings, catalog, pool, logs)
     links = CodeLinks(platform_secret(data_dir), codestore)
 
+    # Async invocations: durable queue, dispatcher, destinations, records.
+    queue = SqliteQueue(data_dir / "async")
+    async_configs = AsyncConfigStore(settings.database, settings.function_cache_seconds)
+    parser = DestinationParser(settings.region, settings.account_id)
+    deliverer = Deliverer(parser, queue, catalog)
+    worker = Worker(
+        catalog=catalog, invoker=invoker, configs=async_configs, codestore=codestore,
+        deliverer=deliverer, parser=parser,
+        backoff=policy.Backoff(base_s=settings.async_backoff_base_seconds,
+                               cap_s=settings.async_backoff_cap_seconds),
+    )
+    dispatcher = Dispatcher(queue, worker, DispatchLimits(
+        per_function=policy.async_instance_share(settings.max_instances_per_function),
+        max_in_flight=settings.async_max_in_flight,
+    ))
+    invocations = AsyncInvocations(queue, dispatcher, catalog, codestore)
+    async_api = AsyncInvocationsApi(invocations)
+
     router = Router()
     # The invoke route goes first: it is the hot path and the router tries routes in order.
-    InvocationsApi(catalog, invoker).register(router)
+    InvocationsApi(catalog, invoker, async_api.accept).register(router)
     ProxyApi(catalog, invoker, settings.access_keys).register(router)
     ServicesApi(store, catalog).register(router)
     FunctionsApi(store, codestore, catalog, pool, links).register(router)
     TriggersApi(store, catalog).register(router)
     links.register(router)
+    async_api.register(router)
+    AsyncConfigApi(async_configs, parser).register(router)
 
     platform: Platform
     app = FcApp(router, settings.access_keys,
                 on_startup=lambda: platform.start(), on_shutdown=lambda: platform.close())
-    platform = Platform(settings, store, sandbox, pool, invoker, app)
+    platform = Platform(settings, store, sandbox, pool, invoker, app, queue, dispatcher,
+                        async_configs, deliverer)
     return platform

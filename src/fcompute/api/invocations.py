@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Awaitable, Callable
 
 from fcompute import limits
 from fcompute.api.common import API_PREFIX, require_latest
 from fcompute.api.http import Request, Response, Send
 from fcompute.api.routing import Router
-from fcompute.invoke.catalog import FunctionCatalog
+from fcompute.invoke.catalog import FunctionCatalog, Resolved
 from fcompute.invoke.invoker import Invoker
 from fcompute.invoke.result import InvocationResult
 
-ASYNC_PAYLOAD_LIMIT = 128 * 1024
+# Takes an async invocation: answers 202 once the event is durably queued.
+AcceptAsync = Callable[[Request, Resolved], Awaitable[Response]]
 
 
 class InvocationsApi:
-    def __init__(self, catalog: FunctionCatalog, invoker: Invoker) -> None:
+    def __init__(
+        self, catalog: FunctionCatalog, invoker: Invoker, accept_async: AcceptAsync
+    ) -> None:
         self._catalog = catalog
         self._invoker = invoker
+        self._accept_async = accept_async
 
     def register(self, router: Router) -> None:
         router.add(
@@ -37,9 +42,7 @@ class InvocationsApi:
             elif name == b"x-fc-log-type":
                 log_type = value.decode("latin-1")
         if invocation_type.lower() == "async":
-            event = await request.body(ASYNC_PAYLOAD_LIMIT)
-            self._invoker.invoke_in_background(resolved, event, request.request_id)
-            return Response(status=202, body=b"")
+            return await self._accept_async(request, resolved)
         event = await request.body(limits.MAX_SYNC_PAYLOAD_BYTES)
         result = await self._invoker.invoke(
             resolved, event, request_id=request.request_id, log_tail=log_type == "Tail"

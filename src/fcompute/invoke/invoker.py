@@ -34,7 +34,6 @@ class Invoker:
         self._catalog = catalog
         self._pool = pool
         self._logs = logs
-        self._background: set[asyncio.Task[None]] = set()
 
     def launch_spec(self, resolved: Resolved) -> LaunchSpec:
         service, function = resolved.service, resolved.function
@@ -160,21 +159,5 @@ class Invoker:
         finally:
             pool.release(instance, healthy)
 
-    def invoke_in_background(self, resolved: Resolved, event: bytes, request_id: str) -> None:
-        """Async invocation without durability (a durable queue replaces this)."""
-
-        async def run() -> None:
-            try:
-                result = await self.invoke(resolved, event, request_id=request_id)
-                if result.error:
-                    log.info("async invocation %s failed: %s", request_id, result.error)
-            except Exception:
-                log.exception("async invocation %s could not run", request_id)
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     async def close(self) -> None:
-        for task in list(self._background):
-            task.cancel()
+        """Nothing to release: async invocations live in ``fcompute.asyncinvoke``."""

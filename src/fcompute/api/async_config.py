@@ -1,0 +1,59 @@
+"""async-invoke-config: PUT/GET/DELETE .../services/{s}[.{q}]/functions/{f}/async-invoke-config.
+
+Also ``GET .../services/{s}/functions/{f}/async-invoke-configs`` (every qualifier).
+"""
+
+from __future__ import annotations
+
+from fcompute import limits
+from fcompute.api.common import API_PREFIX, require_latest, split_qualifier, unqualified
+from fcompute.api.http import Request, Response, Send, json_response, no_content
+from fcompute.api.routing import Router
+from fcompute.asyncinvoke.config import AsyncConfigStore, parse_config
+from fcompute.asyncinvoke.destinations import DestinationParser
+
+FUNCTION = f"{API_PREFIX}/services/{{service}}/functions/{{function}}"
+
+
+class AsyncConfigApi:
+    def __init__(self, configs: AsyncConfigStore, parser: DestinationParser) -> None:
+        self._configs = configs
+        self._parser = parser
+
+    def register(self, router: Router) -> None:
+        path = f"{FUNCTION}/async-invoke-config"
+        router.add("PUT", path, self.put)
+        router.add("GET", path, self.get)
+        router.add("DELETE", path, self.delete)
+        router.add("GET", f"{FUNCTION}/async-invoke-configs", self.list)
+
+    @staticmethod
+    def _target(request: Request) -> tuple[str, str, str]:
+        name, qualifier = split_qualifier(request.params["service"])
+        require_latest(request.params["service"])  # only LATEST exists until versions do
+        return name, request.params["function"], qualifier
+
+    async def put(self, request: Request, _send: Send) -> Response:
+        service, function, qualifier = self._target(request)
+        config = parse_config(await request.json(limits.MAX_ENV_BYTES * 4), self._parser)
+        stored = await self._configs.put(service, function, qualifier, config)
+        return json_response(stored.to_api(service, function, qualifier))
+
+    async def get(self, request: Request, _send: Send) -> Response:
+        service, function, qualifier = self._target(request)
+        config = await self._configs.get(service, function, qualifier)
+        return json_response(config.to_api(service, function, qualifier))
+
+    async def delete(self, request: Request, _send: Send) -> Response:
+        service, function, qualifier = self._target(request)
+        await self._configs.delete(service, function, qualifier)
+        return no_content()
+
+    async def list(self, request: Request, _send: Send) -> Response:
+        service = unqualified(request.params["service"])
+        function = request.params["function"]
+        configs = await self._configs.list(service, function)
+        return json_response({
+            "configs": [c.to_api(service, function, q) for q, c in configs],
+            "nextToken": None,
+        })

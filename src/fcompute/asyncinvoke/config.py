@@ -1,0 +1,256 @@
+"""async-invoke-config: retries, event age and destinations of a function's async invocations.
+
+Configs live in the metadata database (table ``async_invoke_configs``, migration
+``0002_async``), keyed by function id and qualifier, so deleting a function deletes
+its configs. The dispatcher reads them through a short cache, like the invoke path
+reads function configurations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from fcompute import errors
+from fcompute.asyncinvoke import policy
+from fcompute.asyncinvoke.destinations import DestinationParser
+from fcompute.model import now_iso
+from fcompute.store import schema
+
+T = TypeVar("T")
+JsonDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AsyncInvokeConfig:
+    max_retry_attempts: int = policy.DEFAULT_MAX_RETRY_ATTEMPTS
+    max_event_age_s: int = policy.DEFAULT_MAX_EVENT_AGE_S
+    on_success: str | None = None
+    on_failure: str | None = None
+    # FC makes invocation records opt-in; fcompute always keeps them, and echoes the flag.
+    stateful_invocation: bool = True
+    created: str = ""
+    modified: str = ""
+
+    @property
+    def limits(self) -> policy.RetryLimits:
+        return policy.RetryLimits(self.max_retry_attempts, self.max_event_age_s)
+
+    def to_api(self, service: str, function: str, qualifier: str) -> JsonDict:
+        destinations: JsonDict = {}
+        if self.on_success:
+            destinations["onSuccess"] = {"destination": self.on_success}
+        if self.on_failure:
+            destinations["onFailure"] = {"destination": self.on_failure}
+        return {
+            "service": service,
+            "function": function,
+            "qualifier": qualifier,
+            "maxAsyncRetryAttempts": self.max_retry_attempts,
+            "maxAsyncEventAgeInSeconds": self.max_event_age_s,
+            "destinationConfig": destinations,
+            "statefulInvocation": self.stateful_invocation,
+            "createdTime": self.created,
+            "lastModifiedTime": self.modified,
+        }
+
+
+DEFAULT = AsyncInvokeConfig()
+
+
+def _bounded_int(body: JsonDict, name: str, default: int, low: int, high: int) -> int:
+    value = body.get(name)
+    if value is None:
+        return default
+    # bool is an int in Python; true must not mean one retry.
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise errors.InvalidArgument(f"{name} must be an integer from {low} to {high}")
+    return value
+
+
+def _destination(config: JsonDict, key: str, parser: DestinationParser) -> str | None:
+    entry = config.get(key)
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise errors.InvalidArgument(f"destinationConfig.{key} must be an object")
+    target = entry.get("destination")
+    if target in (None, ""):
+        return None
+    if not isinstance(target, str):
+        raise errors.InvalidArgument(f"destinationConfig.{key}.destination must be a string")
+    parser.parse(target)  # raises InvalidArgument with the reason
+    return target
+
+
+def parse_config(body: JsonDict, parser: DestinationParser) -> AsyncInvokeConfig:
+    """Validates a PUT body; fields left out take their defaults."""
+    destinations = body.get("destinationConfig") or {}
+    if not isinstance(destinations, dict):
+        raise errors.InvalidArgument("destinationConfig must be an object")
+    stateful = body.get("statefulInvocation", True)
+    if not isinstance(stateful, bool):
+        raise errors.InvalidArgument("statefulInvocation must be true or false")
+    return AsyncInvokeConfig(
+        max_retry_attempts=_bounded_int(body, "maxAsyncRetryAttempts",
+                                        policy.DEFAULT_MAX_RETRY_ATTEMPTS, 0,
+                                        policy.MAX_RETRY_ATTEMPTS),
+        max_event_age_s=_bounded_int(body, "maxAsyncEventAgeInSeconds",
+                                     policy.DEFAULT_MAX_EVENT_AGE_S, 1, policy.MAX_EVENT_AGE_S),
+        on_success=_destination(destinations, "onSuccess", parser),
+        on_failure=_destination(destinations, "onFailure", parser),
+        stateful_invocation=stateful,
+    )
+
+
+def config_not_found(service: str, function: str, qualifier: str) -> errors.NotFound:
+    return errors.NotFound(
+        f"function '{service}/{function}' ({qualifier}) has no async invoke config",
+        code="AsyncConfigNotFound",
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class AsyncConfigStore:
+    def __init__(self, url: str, cache_seconds: float) -> None:
+        is_sqlite = url.startswith("sqlite")
+        self._engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False} if is_sqlite else {}
+        )
+        if is_sqlite:
+            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="async-config")
+        self._ttl = cache_seconds
+        self._cache: dict[tuple[str, str, str], tuple[float, AsyncInvokeConfig]] = {}
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._engine.dispose()
+
+    async def _run(self, fn: Callable[[Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(self._tx, fn))
+
+    def _tx(self, fn: Callable[[Connection], T]) -> T:
+        with self._engine.begin() as conn:
+            return fn(conn)
+
+    @staticmethod
+    def _function_id(conn: Connection, service: str, function: str) -> str:
+        row = conn.execute(
+            sa.select(schema.functions.c.id)
+            .join(schema.services, schema.services.c.id == schema.functions.c.service_id)
+            .where(schema.services.c.name == service, schema.functions.c.name == function)
+        ).first()
+        if row is None:
+            exists = conn.execute(
+                sa.select(schema.services.c.id).where(schema.services.c.name == service)
+            ).first()
+            if exists is None:
+                raise errors.service_not_found(service)
+            raise errors.function_not_found(service, function)
+        return str(row.id)
+
+    @staticmethod
+    def _config(row: Any) -> AsyncInvokeConfig:
+        return AsyncInvokeConfig(
+            max_retry_attempts=row.max_retry_attempts,
+            max_event_age_s=row.max_event_age_seconds, on_success=row.on_success,
+            on_failure=row.on_failure, stateful_invocation=row.stateful_invocation,
+            created=row.created, modified=row.modified,
+        )
+
+    def _row(self, conn: Connection, function_id: str, qualifier: str) -> Any:
+        table = schema.async_invoke_configs
+        return conn.execute(sa.select(table).where(
+            table.c.function_id == function_id, table.c.qualifier == qualifier
+        )).first()
+
+    async def put(self, service: str, function: str, qualifier: str,
+                  config: AsyncInvokeConfig) -> AsyncInvokeConfig:
+        table = schema.async_invoke_configs
+
+        def put(conn: Connection) -> AsyncInvokeConfig:
+            function_id = self._function_id(conn, service, function)
+            stamp = now_iso()
+            values = {
+                "max_retry_attempts": config.max_retry_attempts,
+                "max_event_age_seconds": config.max_event_age_s,
+                "on_success": config.on_success, "on_failure": config.on_failure,
+                "stateful_invocation": config.stateful_invocation, "modified": stamp,
+            }
+            if self._row(conn, function_id, qualifier) is None:
+                conn.execute(table.insert().values(
+                    function_id=function_id, qualifier=qualifier, created=stamp, **values
+                ))
+            else:
+                conn.execute(table.update().where(
+                    table.c.function_id == function_id, table.c.qualifier == qualifier
+                ).values(**values))
+            return self._config(self._row(conn, function_id, qualifier))
+
+        stored = await self._run(put)
+        self._cache.pop((service, function, qualifier), None)
+        return stored
+
+    async def get(self, service: str, function: str, qualifier: str) -> AsyncInvokeConfig:
+        def get(conn: Connection) -> AsyncInvokeConfig:
+            row = self._row(conn, self._function_id(conn, service, function), qualifier)
+            if row is None:
+                raise config_not_found(service, function, qualifier)
+            return self._config(row)
+
+        return await self._run(get)
+
+    async def list(self, service: str, function: str) -> list[tuple[str, AsyncInvokeConfig]]:
+        table = schema.async_invoke_configs
+
+        def list_configs(conn: Connection) -> list[tuple[str, AsyncInvokeConfig]]:
+            function_id = self._function_id(conn, service, function)
+            rows = conn.execute(sa.select(table).where(table.c.function_id == function_id)
+                                .order_by(table.c.qualifier))
+            return [(row.qualifier, self._config(row)) for row in rows]
+
+        return await self._run(list_configs)
+
+    async def delete(self, service: str, function: str, qualifier: str) -> None:
+        table = schema.async_invoke_configs
+
+        def delete(conn: Connection) -> None:
+            function_id = self._function_id(conn, service, function)
+            deleted = conn.execute(table.delete().where(
+                table.c.function_id == function_id, table.c.qualifier == qualifier
+            )).rowcount
+            if not deleted:
+                raise config_not_found(service, function, qualifier)
+
+        await self._run(delete)
+        self._cache.pop((service, function, qualifier), None)
+
+    async def effective(self, service: str, function: str, qualifier: str) -> AsyncInvokeConfig:
+        """The config in force: the stored one, else the defaults (cached for a moment)."""
+        key = (service, function, qualifier)
+        entry = self._cache.get(key)
+        now = time.monotonic()
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        try:
+            config = await self.get(service, function, qualifier)
+        except errors.NotFound:
+            config = DEFAULT
+        self._cache[key] = (now + self._ttl, config)
+        return config

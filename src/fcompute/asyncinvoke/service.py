@@ -1,0 +1,92 @@
+"""The operations on async invocations that the API and destinations use.
+
+Submit, read, stop and replay, over the queue seam and the dispatcher; no HTTP here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from fcompute import errors
+from fcompute.asyncinvoke.dispatcher import Dispatcher
+from fcompute.asyncinvoke.queue import AsyncQueue, ListQuery, Submission, now_ms
+from fcompute.asyncinvoke.records import REPLAYABLE, CodeVersion, InvocationRecord
+from fcompute.codestore.base import CodeStore
+from fcompute.invoke.catalog import FunctionCatalog
+from fcompute.model import Page
+
+LATEST = "LATEST"
+
+
+class ReplayTarget(StrEnum):
+    ORIGINAL = "original"  # the code the invocation first ran on
+    LATEST = "latest"  # the function's code now
+
+
+class AsyncInvocations:
+    def __init__(self, queue: AsyncQueue, dispatcher: Dispatcher, catalog: FunctionCatalog,
+                 codestore: CodeStore) -> None:
+        self._queue = queue
+        self._dispatcher = dispatcher
+        self._catalog = catalog
+        self._codestore = codestore
+
+    async def submit(
+        self, *, service: str, function: str, payload: bytes, request_id: str,
+        invocation_id: str | None = None, pinned: CodeVersion | None = None,
+        replay_of: str | None = None,
+    ) -> str:
+        """Stores the invocation durably and returns its id (the request id by default)."""
+        invocation_id = invocation_id or request_id
+        await self._queue.enqueue(Submission(
+            invocation_id=invocation_id, request_id=request_id, service=service,
+            function=function, qualifier=LATEST, payload=payload, created_ms=now_ms(),
+            pinned=pinned, replay_of=replay_of,
+        ))
+        return invocation_id
+
+    async def get(self, service: str, function: str, invocation_id: str) -> InvocationRecord:
+        return await self._queue.get(service, function, invocation_id)
+
+    async def list(self, query: ListQuery) -> Page[InvocationRecord]:
+        return await self._queue.list(query)
+
+    async def stop(self, service: str, function: str, invocation_id: str) -> InvocationRecord:
+        outcome = await self._queue.stop(service, function, invocation_id)
+        if outcome.job_id is not None:
+            self._dispatcher.cancel(outcome.job_id)
+        return await self._queue.get(service, function, invocation_id)
+
+    async def replay(self, service: str, function: str, invocation_id: str,
+                     target: ReplayTarget, request_id: str) -> InvocationRecord:
+        """Runs a failed, expired or stopped invocation again, as a new linked invocation."""
+        original = await self._queue.get(service, function, invocation_id)
+        if original.status not in REPLAYABLE:
+            raise errors.Conflict(
+                f"async invocation '{invocation_id}' is {original.status.value}; only failed, "
+                "expired or stopped invocations can be replayed",
+                code="InvocationNotReplayable",
+            )
+        pinned: CodeVersion | None = None
+        if target is ReplayTarget.ORIGINAL:
+            pinned = original.version
+            if pinned is None:
+                raise errors.Conflict(
+                    f"async invocation '{invocation_id}' never ran, so it has no original "
+                    'code; replay it with {"target": "latest"}',
+                    code="InvocationNotReplayable",
+                )
+            if not self._codestore.zip_path(pinned.code_digest).exists():
+                raise errors.Conflict(
+                    f"the code async invocation '{invocation_id}' ran on "
+                    f"({pinned.code_checksum}) is no longer stored",
+                    code="CodeNotFound",
+                )
+        await self._catalog.resolve(service, function)  # a clear 404 if it was deleted
+        new_id = await self.submit(
+            service=service, function=function, payload=original.payload,
+            request_id=request_id, invocation_id=str(uuid.uuid4()), pinned=pinned,
+            replay_of=original.invocation_id,
+        )
+        return await self._queue.get(service, function, new_id)

@@ -1,0 +1,186 @@
+"""One attempt of one job: run the function (or deliver to a destination), then decide.
+
+The worker turns what happened into a :class:`Settlement`; the dispatcher hands that
+to the queue. All retry decisions come from :mod:`policy`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from collections.abc import Callable
+
+from fcompute import errors
+from fcompute.asyncinvoke import policy
+from fcompute.asyncinvoke.config import AsyncConfigStore, AsyncInvokeConfig
+from fcompute.asyncinvoke.destinations import (
+    Deliverer,
+    DestinationParser,
+    destination_record,
+    failure_condition,
+)
+from fcompute.asyncinvoke.queue import Job, NewDelivery, Settlement, now_ms
+from fcompute.asyncinvoke.records import (
+    AttemptStatus,
+    CodeVersion,
+    Condition,
+    JobKind,
+    JsonDict,
+    Status,
+)
+from fcompute.codestore.base import CodeStore
+from fcompute.invoke.catalog import FunctionCatalog, Resolved
+from fcompute.invoke.invoker import Invoker
+
+log = logging.getLogger(__name__)
+
+
+def pin(resolved: Resolved, version: CodeVersion) -> Resolved:
+    """The current configuration running the code of ``version``.
+
+    The ETag is changed with the code, so these instances get a pool of their own and
+    never serve a request meant for the latest code.
+    """
+    function = resolved.function
+    if function.code_digest == version.code_digest:
+        return resolved
+    pinned = dataclasses.replace(
+        function, code_digest=version.code_digest, code_checksum=version.code_checksum,
+        etag=f"{function.etag}+{version.code_digest[:16]}",
+    )
+    return Resolved(resolved.service, pinned)
+
+
+def version_of(resolved: Resolved, qualifier: str) -> CodeVersion:
+    function = resolved.function
+    return CodeVersion(qualifier, function.code_checksum, function.code_digest, function.etag)
+
+
+def _error_counter(error_class: policy.ErrorClass) -> str | None:
+    return None if error_class is policy.ErrorClass.PERMANENT else error_class.value
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        catalog: FunctionCatalog,
+        invoker: Invoker,
+        configs: AsyncConfigStore,
+        codestore: CodeStore,
+        deliverer: Deliverer,
+        parser: DestinationParser,
+        backoff: policy.Backoff,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._catalog = catalog
+        self._invoker = invoker
+        self._configs = configs
+        self._codestore = codestore
+        self._deliverer = deliverer
+        self._parser = parser
+        self._backoff = backoff
+        self._rand = rand
+
+    async def run(self, job: Job) -> Settlement:
+        config = await self._configs.effective(job.service, job.function, job.qualifier)
+        if job.kind is JobKind.DELIVERY:
+            return await self._deliver(job, config)
+        return await self._invoke(job, config)
+
+    async def _invoke(self, job: Job, config: AsyncInvokeConfig) -> Settlement:
+        if policy.is_expired(job.created_ms, config.limits, now_ms()):
+            expired = {"errorType": policy.EXPIRED,
+                       "errorMessage": f"the event waited longer than maxAsyncEventAgeInSeconds "
+                                       f"({config.max_event_age_s} s) and was not run"}
+            return self._final(job, config, AttemptStatus.EXPIRED, Status.EXPIRED, error=expired)
+        try:
+            resolved = await self._catalog.resolve(job.service, job.function)
+        except errors.NotFound as exc:
+            return self._failed(job, config, {"errorType": exc.code, "errorMessage": exc.message},
+                                None)
+        if job.pinned is not None:
+            if not self._codestore.zip_path(job.pinned.code_digest).exists():
+                return self._failed(job, config, {
+                    "errorType": policy.CODE_GONE,
+                    "errorMessage": f"code {job.pinned.code_checksum} is no longer stored",
+                }, None)
+            resolved = pin(resolved, job.pinned)
+        version = version_of(resolved, job.qualifier)
+        try:
+            result = await self._invoker.invoke(resolved, job.payload, request_id=job.request_id)
+        except errors.ResourceExhausted as exc:
+            error: JsonDict = {"errorType": policy.THROTTLED, "errorMessage": exc.message}
+        except Exception as exc:
+            log.exception("async invocation %s: the platform failed to run it", job.invocation_id)
+            error = {"errorType": policy.INTERNAL, "errorMessage": f"{type(exc).__name__}: {exc}"}
+        else:
+            if result.error is None:
+                return self._final(job, config, AttemptStatus.SUCCEEDED, Status.SUCCEEDED,
+                                   result=result.body, version=version)
+            error = result.error
+        return self._failed(job, config, error, version)
+
+    def _failed(self, job: Job, config: AsyncInvokeConfig, error: JsonDict,
+                version: CodeVersion | None) -> Settlement:
+        error_class = policy.classify(str(error.get("errorType") or ""))
+        decision = policy.decide(
+            error_class,
+            function_errors=job.function_errors + (error_class is policy.ErrorClass.FUNCTION),
+            system_errors=job.system_errors + (error_class is policy.ErrorClass.SYSTEM),
+            created_ms=job.created_ms, now_ms=now_ms(), limits=config.limits,
+            backoff=self._backoff, rand=self._rand(),
+        )
+        if decision.verdict is policy.Verdict.RETRY:
+            return Settlement(AttemptStatus.FAILED, Status.RETRYING,
+                              retry_at_ms=decision.retry_at_ms, error=error,
+                              error_class=_error_counter(error_class), version=version)
+        expired = decision.verdict is policy.Verdict.EXPIRE
+        return self._final(job, config, AttemptStatus.FAILED,
+                           Status.EXPIRED if expired else Status.FAILED, error=error,
+                           version=version, error_class=error_class)
+
+    def _final(
+        self, job: Job, config: AsyncInvokeConfig, attempt_status: AttemptStatus,
+        status: Status, *, result: bytes | None = None, error: JsonDict | None = None,
+        version: CodeVersion | None = None, error_class: policy.ErrorClass | None = None,
+    ) -> Settlement:
+        """A terminal settlement, with the delivery to the matching destination if any."""
+        succeeded = status is Status.SUCCEEDED
+        destination = config.on_success if succeeded else config.on_failure
+        deliveries: tuple[NewDelivery, ...] = ()
+        if destination:
+            condition = "Success" if succeeded else failure_condition(
+                str((error or {}).get("errorType", "")), status is Status.EXPIRED,
+                error_class is policy.ErrorClass.PERMANENT)
+            record = destination_record(
+                job=job, function_arn=self._parser.function_arn(
+                    job.service, job.qualifier, job.function),
+                condition=condition, result=result, error=error,
+            )
+            deliveries = (NewDelivery(
+                Condition.ON_SUCCESS if succeeded else Condition.ON_FAILURE, destination, record
+            ),)
+        return Settlement(attempt_status, status, result=result, error=error,
+                          error_class=_error_counter(error_class) if error_class else None,
+                          version=version, deliveries=deliveries)
+
+    async def _deliver(self, job: Job, config: AsyncInvokeConfig) -> Settlement:
+        error = await self._deliverer.deliver(job)
+        if error is None:
+            return Settlement(AttemptStatus.SUCCEEDED, Status.SUCCEEDED)
+        # A destination that fails is the platform's problem to retry, like a system
+        # error: with backoff, until the source function's event age runs out.
+        decision = policy.decide(
+            policy.ErrorClass.SYSTEM, function_errors=0, system_errors=job.system_errors + 1,
+            created_ms=job.created_ms, now_ms=now_ms(), limits=config.limits,
+            backoff=self._backoff, rand=self._rand(),
+        )
+        if decision.verdict is policy.Verdict.RETRY:
+            return Settlement(AttemptStatus.FAILED, Status.RETRYING,
+                              retry_at_ms=decision.retry_at_ms, error=error,
+                              error_class="system")
+        log.warning("async invocation %s: delivery to %s failed for good after %d attempts: %s",
+                    job.parent_id, job.destination, job.attempt, error.get("errorMessage"))
+        return Settlement(AttemptStatus.FAILED, Status.FAILED, error=error, error_class="system")
