@@ -92,11 +92,14 @@ class Server:
 
 
 def start_platform(data_dir: Path, log_path: Path, extra_args: list[str],
-                   env: dict[str, str] | None = None) -> Server:
+                   env: dict[str, str] | None = None, cpus: str = "") -> Server:
     port = free_port()
-    argv = [sys.executable, "-m", "fcompute.cli.main", "serve", "--port", str(port),
+    # taskset pins the whole tree: instances inherit the platform's CPU set.
+    prefix = ["taskset", "-c", cpus] if cpus else []
+    argv = [*prefix, sys.executable, "-m", "fcompute.cli.main", "serve", "--port", str(port),
             "--data-dir", str(data_dir)]
-    if "--sandbox" not in extra_args and _serve_accepts("--sandbox"):
+    chosen = any(arg.startswith("--sandbox") for arg in extra_args)
+    if not chosen and _serve_accepts("--sandbox"):
         argv += ["--sandbox", "process"]
     server_env = {k: v for k, v in os.environ.items() if not k.startswith("FCOMPUTE_")}
     server_env.update(env or {})
@@ -105,10 +108,11 @@ def start_platform(data_dir: Path, log_path: Path, extra_args: list[str],
     return server
 
 
-def start_floor(mode: str, log_path: Path) -> Server:
+def start_floor(mode: str, log_path: Path, cpus: str = "") -> Server:
     port = free_port()
-    server = Server(mode, [sys.executable, str(BENCH_DIR / "_floor_app.py"), mode, str(port)],
-                    port, log_path)
+    prefix = ["taskset", "-c", cpus] if cpus else []
+    argv = [*prefix, sys.executable, str(BENCH_DIR / "_floor_app.py"), mode, str(port)]
+    server = Server(mode, argv, port, log_path)
     server.wait_ready()
     return server
 

@@ -222,6 +222,15 @@ def report(targets: list[Target], first: FirstInvokes | None, args: argparse.Nam
     }
 
 
+def parse_cpus(text: str) -> set[int]:
+    """A taskset-style list: ``0``, ``0,1``, ``0-1``."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=5)
@@ -236,6 +245,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="extra argument for 'fcompute serve' (repeatable)")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment variable for the platform (repeatable)")
+    parser.add_argument("--platform-cpus", default="", metavar="LIST",
+                        help="run the platform and its instances on these CPUs (taskset list)")
+    parser.add_argument("--client-cpus", default="", metavar="LIST",
+                        help="run the measuring clients on these CPUs (taskset list)")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     return parser.parse_args(argv)
@@ -246,12 +259,16 @@ def main(argv: list[str]) -> int:
     client = args.client
     if client == "auto":
         client = "wrk" if wrk_available() else "python"
+    if args.client_cpus:
+        # wrk, started later, inherits this process's CPU set.
+        os.sched_setaffinity(0, parse_cpus(args.client_cpus))
     began = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="fcompute-bench-"))
     servers: list[Server] = []
     try:
         env = dict(item.split("=", 1) for item in args.server_env)
-        platform = start_platform(tmp / "data", tmp / "platform.log", args.server_arg, env)
+        platform = start_platform(tmp / "data", tmp / "platform.log", args.server_arg, env,
+                                  args.platform_cpus)
         servers.append(platform)
         api = httpx.Client(base_url=f"http://{platform.host}:{platform.port}", timeout=60)
         api.post(f"{API}/services", json={"serviceName": SERVICE}).raise_for_status()
@@ -260,7 +277,7 @@ def main(argv: list[str]) -> int:
                           f"{API}/services/{SERVICE}/functions/{FUNCTION}/invocations")]
         if not args.no_floors:
             for mode, label in (("frontdoor", "front door"), ("hop", "door+hop")):
-                floor = start_floor(mode, tmp / f"{mode}.log")
+                floor = start_floor(mode, tmp / f"{mode}.log", args.platform_cpus)
                 servers.append(floor)
                 targets.append(Target(label, floor, "/"))
         # Warm-up, not recorded: the first invoke starts an instance; the concurrent run
