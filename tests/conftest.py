@@ -126,13 +126,30 @@ def assert_fc_error(response: httpx.Response, status: int, code: str) -> dict[st
     return body
 
 
-def pid_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+def processes_with(token: str) -> list[int]:
+    """Host PIDs of running processes whose command line holds ``token``.
+
+    Sandboxes may give instances their own PID namespace, so tests find processes by a
+    unique word in their command line, seen from the host (zombies count as gone).
+    """
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if token.encode() in cmdline and state not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
+
+
+def function_log(platform: PlatformProcess, service: str, function: str) -> str:
+    """The function's log file under the data directory ('' before its first line)."""
+    path = platform.data_dir / "logs" / service / f"{function}.log"
+    return path.read_text() if path.exists() else ""
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:

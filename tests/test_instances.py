@@ -13,16 +13,28 @@ import fc2
 import httpx
 import pytest
 
-from tests.conftest import API, assert_fc_error, deploy, pid_alive, unique, wait_for
+from tests.conftest import (
+    API,
+    assert_fc_error,
+    deploy,
+    function_log,
+    processes_with,
+    unique,
+    wait_for,
+)
 from tests.platform_process import PlatformProcess
 
 MakePlatform = Callable[..., PlatformProcess]
 
 STATEFUL = """
-import json, os, time
+import json, os, random, subprocess, time, uuid
 
 COUNT = 0
+INSTANCE = uuid.uuid4().hex
 SCRATCH = "/tmp/fcompute-test-" + os.environ["MARK"]
+# A child that lives as long as the instance; the host finds it by its unique argument.
+WITNESS = f"900.{random.randrange(10**8, 10**9)}"
+subprocess.Popen(["sleep", WITNESS])
 
 def handler(event, context):
     global COUNT
@@ -32,12 +44,11 @@ def handler(event, context):
         handle.write("x")
     request = json.loads(event or b"{}")
     if request.get("started"):
-        with open(request["started"], "w") as handle:
-            handle.write(str(os.getpid()))
+        print("started", request["started"], INSTANCE)
     if request.get("sleep"):
         time.sleep(request["sleep"])
-    return json.dumps({"count": COUNT, "tmp_seen": seen, "pid": os.getpid(),
-                       "version": os.environ.get("VERSION", "")})
+    return json.dumps({"count": COUNT, "tmp_seen": seen, "instance": INSTANCE,
+                       "witness": WITNESS, "version": os.environ.get("VERSION", "")})
 """
 
 
@@ -64,6 +75,11 @@ def invoke(platform: PlatformProcess, service: str, function: str = "fn",
     return result
 
 
+def started_in_log(platform: PlatformProcess, service: str, marker: str,
+                   function: str = "fn") -> bool:
+    return f"started {marker} " in function_log(platform, service, function)
+
+
 def test_warm_instance_keeps_globals_and_tmp(shared_platform: PlatformProcess,
                                              shared_client: fc2.Client) -> None:
     service = unique("svc")
@@ -71,12 +87,14 @@ def test_warm_instance_keeps_globals_and_tmp(shared_platform: PlatformProcess,
     results = [invoke(shared_platform, service) for _ in range(3)]
     assert [r["count"] for r in results] == [1, 2, 3]
     assert [r["tmp_seen"] for r in results] == [False, True, True]
-    assert len({r["pid"] for r in results}) == 1
+    assert len({r["instance"] for r in results}) == 1
+    assert processes_with(results[0]["witness"])
     # Another function has its own instance and its own state.
     deploy_stateful(shared_client, service, "other")
     other = invoke(shared_platform, service, "other")
     assert other["count"] == 1
-    assert other["pid"] != results[0]["pid"]
+    assert other["tmp_seen"] is False
+    assert other["instance"] != results[0]["instance"]
 
 
 def test_keep_alive_expiry_stops_idle_instances(make_platform: MakePlatform) -> None:
@@ -86,11 +104,12 @@ def test_keep_alive_expiry_stops_idle_instances(make_platform: MakePlatform) -> 
     deploy_stateful(client, service)
     first = invoke(platform, service)
     assert invoke(platform, service)["count"] == 2  # still warm right away
-    assert wait_for(lambda: not pid_alive(first["pid"]), 4), "the idle instance was not stopped"
-    time.sleep(0.2)
+    assert processes_with(first["witness"])
+    assert wait_for(lambda: not processes_with(first["witness"]), 4), (
+        "the idle instance was not stopped")
     later = invoke(platform, service)
     assert later["count"] == 1
-    assert later["pid"] != first["pid"]
+    assert later["instance"] != first["instance"]
 
 
 def test_parallel_invocations_fan_out_to_instances(shared_platform: PlatformProcess,
@@ -100,31 +119,31 @@ def test_parallel_invocations_fan_out_to_instances(shared_platform: PlatformProc
     parallel = 4
     handler_seconds = 1.0
 
-    def batch() -> tuple[float, set[int]]:
+    def batch() -> tuple[float, set[str]]:
         started = time.monotonic()
         with ThreadPoolExecutor(parallel) as pool:
             results = list(pool.map(lambda _: invoke(shared_platform, service,
                                                      sleep=handler_seconds), range(parallel)))
-        return time.monotonic() - started, {r["pid"] for r in results}
+        return time.monotonic() - started, {r["instance"] for r in results}
 
-    _, cold_pids = batch()  # starts the instances
-    assert len(cold_pids) == parallel
-    elapsed, warm_pids = batch()
-    assert warm_pids == cold_pids
+    _, cold = batch()  # starts the instances
+    assert len(cold) == parallel
+    elapsed, warm = batch()
+    assert warm == cold
     # Run one after another they would take parallel * handler_seconds.
     assert elapsed < handler_seconds * 1.7, f"{parallel} invocations took {elapsed:.2f} s"
 
 
-def test_instance_cap_answers_429(make_platform: MakePlatform, tmp_path: Path) -> None:
+def test_instance_cap_answers_429(make_platform: MakePlatform) -> None:
     platform = make_platform("--max-instances", "2", "--instance-wait", "0.5")
     client = client_for(platform)
     service = unique("svc")
     deploy_stateful(client, service)
-    markers = [tmp_path / f"started-{i}" for i in range(2)]
+    markers = [unique("busy") for _ in range(2)]
     with ThreadPoolExecutor(2) as pool:
-        busy = [pool.submit(invoke, platform, service, sleep=2, started=str(marker))
+        busy = [pool.submit(invoke, platform, service, sleep=2, started=marker)
                 for marker in markers]
-        assert wait_for(lambda: all(m.exists() for m in markers), 10)
+        assert wait_for(lambda: all(started_in_log(platform, service, m) for m in markers), 10)
         started = time.monotonic()
         response = httpx.post(
             f"{platform.endpoint}{API}/services/{service}/functions/fn/invocations",
@@ -138,23 +157,22 @@ def test_instance_cap_answers_429(make_platform: MakePlatform, tmp_path: Path) -
         assert info.value.status_code == 429
         assert info.value.err_code == "ResourceExhausted"
         results = [future.result() for future in busy]
-    assert len({r["pid"] for r in results}) == 2
+    assert len({r["instance"] for r in results}) == 2
     # Capacity is back once they finish.
     assert invoke(platform, service)["count"] >= 2
 
 
-def test_waiting_request_gets_the_next_free_instance(make_platform: MakePlatform,
-                                                     tmp_path: Path) -> None:
+def test_waiting_request_gets_the_next_free_instance(make_platform: MakePlatform) -> None:
     platform = make_platform("--max-instances", "1", "--instance-wait", "5")
     client = client_for(platform)
     service = unique("svc")
     deploy_stateful(client, service)
-    marker = tmp_path / "started"
+    marker = unique("busy")
     with ThreadPoolExecutor(1) as pool:
-        first = pool.submit(invoke, platform, service, sleep=1, started=str(marker))
-        assert wait_for(marker.exists, 10)
+        first = pool.submit(invoke, platform, service, sleep=1, started=marker)
+        assert wait_for(lambda: started_in_log(platform, service, marker), 10)
         second = invoke(platform, service)
-        assert first.result()["pid"] == second["pid"]
+        assert first.result()["instance"] == second["instance"]
         assert second["count"] == 2
 
 
@@ -162,16 +180,15 @@ def test_code_update_during_an_invocation(shared_platform: PlatformProcess,
                                           shared_client: fc2.Client, tmp_path: Path) -> None:
     service = unique("svc")
     deploy_stateful(shared_client, service, environmentVariables={"VERSION": "old"})
-    marker = tmp_path / "started"
+    marker = unique("busy")
     with ThreadPoolExecutor(1) as pool:
-        in_flight = pool.submit(invoke, shared_platform, service, sleep=2, started=str(marker))
-        assert wait_for(marker.exists, 10)
-        old_pid = int(marker.read_text())
+        in_flight = pool.submit(invoke, shared_platform, service, sleep=2, started=marker)
+        assert wait_for(lambda: started_in_log(shared_platform, service, marker), 10)
         code = tmp_path / "new-code"
         code.mkdir()
         (code / "index.py").write_text(
             "import os\ndef handler(event, context):\n"
-            "    return 'new code ' + os.environ.get('VERSION', '') + ' ' + str(os.getpid())\n"
+            "    return 'new code ' + os.environ.get('VERSION', '')\n"
         )
         shared_client.update_function(service, "fn", codeDir=str(code),
                                       environmentVariables={"VERSION": "new"})
@@ -180,25 +197,26 @@ def test_code_update_during_an_invocation(shared_platform: PlatformProcess,
         assert time.monotonic() - started < 1.5  # did not wait for the old invocation
         assert not in_flight.done()
         old = in_flight.result()
-    assert fresh.startswith("new code new ")
-    assert int(fresh.rsplit(" ", 1)[1]) != old_pid
+    assert fresh == "new code new"
     assert old["version"] == "old"
-    assert old["pid"] == old_pid
+    assert old["count"] == 1
     # The old instance is retired once its request is done.
-    assert wait_for(lambda: not pid_alive(old_pid), 5)
+    assert wait_for(lambda: not processes_with(old["witness"]), 5)
 
 
 def test_update_and_delete_stop_idle_instances(shared_platform: PlatformProcess,
                                                shared_client: fc2.Client) -> None:
     service = unique("svc")
     deploy_stateful(shared_client, service)
-    pid = invoke(shared_platform, service)["pid"]
+    first = invoke(shared_platform, service)
+    assert processes_with(first["witness"])
     shared_client.update_function(service, "fn", description="changed")
-    assert wait_for(lambda: not pid_alive(pid), 5)
+    assert wait_for(lambda: not processes_with(first["witness"]), 5)
     new = invoke(shared_platform, service)
     assert new["count"] == 1
+    assert new["instance"] != first["instance"]
     shared_client.delete_function(service, "fn")
-    assert wait_for(lambda: not pid_alive(new["pid"]), 5)
+    assert wait_for(lambda: not processes_with(new["witness"]), 5)
 
 
 CRASHY = """

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import time
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import fc2
 import httpx
 import pytest
 
-from tests.conftest import API, deploy, pid_alive, raises_fc, unique, wait_for
+from tests.conftest import (
+    API,
+    deploy,
+    function_log,
+    processes_with,
+    raises_fc,
+    unique,
+    wait_for,
+)
 from tests.platform_process import PlatformProcess
 
 
@@ -168,35 +177,43 @@ def test_handler_exception_is_an_unhandled_invocation_error(
 
 
 TIMEOUT = """
-import os, subprocess, time
+import subprocess, time, uuid
 
 COUNT = 0
+INSTANCE = uuid.uuid4().hex
 
 def handler(event, context):
     global COUNT
     COUNT += 1
     if event.startswith(b"sleep"):
-        _, pid_file = event.decode().split(" ", 1)
-        child = subprocess.Popen(["sleep", "60"])
-        with open(pid_file, "w") as handle:
-            handle.write(str(child.pid))
+        _, seconds = event.decode().split(" ", 1)
+        subprocess.Popen(["sleep", seconds])
         time.sleep(30)
-    return f"{COUNT}:{os.getpid()}"
+    return f"{COUNT}:{INSTANCE}"
 """
 
 
+def sleep_token() -> str:
+    """A unique ``sleep`` argument, so the child can be found from the host."""
+    return f"600.{random.randrange(10**8, 10**9)}"
+
+
 def test_timeout_kills_the_instance_and_its_children(
-    shared_platform: PlatformProcess, shared_client: fc2.Client, tmp_path: Path
+    shared_platform: PlatformProcess, shared_client: fc2.Client
 ) -> None:
     service = unique("svc")
     deploy(shared_client, service, "fn", {"index.py": TIMEOUT}, timeout=1)
     assert shared_client.invoke_function(service, "fn").data.decode().startswith("1:")
-    count, pid = shared_client.invoke_function(service, "fn").data.decode().split(":")
+    count, instance = shared_client.invoke_function(service, "fn").data.decode().split(":")
     assert count == "2"
 
-    pid_file = tmp_path / "child.pid"
-    started = time.monotonic()
-    response = invoke_raw(shared_platform, service, "fn", f"sleep {pid_file}".encode())
+    token = sleep_token()
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        pending = pool.submit(invoke_raw, shared_platform, service, "fn",
+                              f"sleep {token}".encode())
+        assert wait_for(lambda: bool(processes_with(token)), 5), "the child never started"
+        response = pending.result()
     elapsed = time.monotonic() - started
     assert 0.9 <= elapsed < 3.0
     assert response.status_code == 200
@@ -205,15 +222,12 @@ def test_timeout_kills_the_instance_and_its_children(
     assert set(error) == {"errorMessage", "errorType", "stackTrace"}
     assert error["errorType"] == "Runtime.Timeout"
     assert "1" in error["errorMessage"]
-
-    child = int(pid_file.read_text())
-    assert wait_for(lambda: not pid_alive(child), 5), "the handler's child outlived the timeout"
-    assert wait_for(lambda: not pid_alive(int(pid)), 5), "the timed-out instance still runs"
+    assert wait_for(lambda: not processes_with(token), 5), "the child outlived the timeout"
 
     # The next request gets a fresh instance: the module global starts over.
-    count, new_pid = shared_client.invoke_function(service, "fn").data.decode().split(":")
+    count, new_instance = shared_client.invoke_function(service, "fn").data.decode().split(":")
     assert count == "1"
-    assert new_pid != pid
+    assert new_instance != instance
 
 
 def timed_out_tail(platform: PlatformProcess, client: fc2.Client, source: str) -> None:
@@ -246,41 +260,39 @@ def test_timeout_log_framing_of_a_silent_handler(shared_platform: PlatformProces
 
 
 ASYNC = """
-import os, time
+import time
 
 def handler(event, context):
-    path, delay = event.decode().split("|")
+    token, delay = event.decode().split("|")
     time.sleep(float(delay))
-    with open(path + ".tmp", "w") as handle:
-        handle.write(context.request_id)
-    os.rename(path + ".tmp", path)
+    print("ran", token, context.request_id)
     return "done"
 """
 
 
 def test_async_invocation_answers_202_at_once_and_runs_later(
-    shared_platform: PlatformProcess, shared_client: fc2.Client, tmp_path: Path
+    shared_platform: PlatformProcess, shared_client: fc2.Client
 ) -> None:
     service = unique("svc")
     deploy(shared_client, service, "fn", {"index.py": ASYNC})
-    marker = tmp_path / "ran"
+    token = unique("run")
     started = time.monotonic()
-    response = invoke_raw(shared_platform, service, "fn", f"{marker}|1.5".encode(),
+    response = invoke_raw(shared_platform, service, "fn", f"{token}|1.5".encode(),
                           headers={"x-fc-invocation-type": "Async"})
     assert time.monotonic() - started < 1.0
     assert response.status_code == 202
     assert response.content == b""
     request_id = response.headers["x-fc-request-id"]
-    assert not marker.exists()
-    assert wait_for(marker.exists, 15), "the async invocation never ran"
-    assert marker.read_text() == request_id
+    assert token not in function_log(shared_platform, service, "fn")
+    assert wait_for(lambda: f"ran {token} {request_id}" in function_log(
+        shared_platform, service, "fn"), 15), "the async invocation never ran"
 
     # Through the SDK, with the header spelled as users spell it.
-    second = tmp_path / "ran-sdk"
+    second = unique("run")
     answer = shared_client.invoke_function(service, "fn", payload=f"{second}|0".encode(),
                                            headers={"x-fc-invocation-type": "Async"})
     assert answer.data == b""
-    assert wait_for(second.exists, 15)
+    assert wait_for(lambda: f"ran {second} " in function_log(shared_platform, service, "fn"), 15)
 
 
 CONTEXT = """

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import fc2
 import httpx
 import pytest
 
-from tests.conftest import API, deploy, unique
+from tests.conftest import API, deploy, function_log, unique
 from tests.platform_process import PlatformProcess
 
 FAILING_HANDLER_SOURCES: list[tuple[str, dict[str, str], str, str, str]] = [
@@ -100,7 +99,9 @@ def test_non_serialisable_result(shared_platform: PlatformProcess, shared_client
 
 
 CRASHING = """
-import ctypes, os
+import ctypes, os, uuid
+
+INSTANCE = uuid.uuid4().hex
 
 def handler(event, context):
     if event == b"exit":
@@ -109,7 +110,7 @@ def handler(event, context):
         ctypes.string_at(0)
     if event == b"sysexit":
         raise SystemExit(4)
-    return str(os.getpid())
+    return INSTANCE
 """
 
 
@@ -119,7 +120,7 @@ def test_process_death_is_an_exit_error_and_the_platform_keeps_serving(
 ) -> None:
     service = unique("svc")
     deploy(shared_client, service, "fn", {"index.py": CRASHING})
-    pid = invoke_raw(shared_platform, service, "fn").content
+    instance = invoke_raw(shared_platform, service, "fn").content
     started = time.monotonic()
     error = function_error(invoke_raw(shared_platform, service, "fn", how.encode()))
     assert time.monotonic() - started < 5
@@ -130,8 +131,8 @@ def test_process_death_is_an_exit_error_and_the_platform_keeps_serving(
     assert shared_platform.proc.poll() is None
     after = invoke_raw(shared_platform, service, "fn")
     assert after.status_code == 200
-    assert after.content.isdigit()
-    assert after.content != pid
+    assert len(after.content) == 32
+    assert after.content != instance
     assert "services" in shared_client.list_services(limit=1).data
 
 
@@ -141,34 +142,32 @@ def test_system_exit_in_handler_is_reported(shared_platform: PlatformProcess,
     deploy(shared_client, service, "fn", {"index.py": CRASHING})
     error = function_error(invoke_raw(shared_platform, service, "fn", b"sysexit"))
     assert error["errorType"] in ("SystemExit", "Runtime.ExitError")
-    assert invoke_raw(shared_platform, service, "fn").content.isdigit()
+    assert len(invoke_raw(shared_platform, service, "fn").content) == 32
 
 
 INITIALIZED = """
-import os
+import uuid
 
 INIT_CALLS = 0
 INIT_REQUEST_ID = None
+INSTANCE = uuid.uuid4().hex
 
 def init(context):
     global INIT_CALLS, INIT_REQUEST_ID
     INIT_CALLS += 1
     INIT_REQUEST_ID = context.request_id
-    with open(os.environ["COUNT_FILE"], "a") as handle:
-        handle.write("init\\n")
+    print("init-run", INSTANCE)
 
 def handler(event, context):
-    return f"{INIT_CALLS}:{INIT_REQUEST_ID}:{context.request_id}:{os.getpid()}"
+    return f"{INIT_CALLS}:{INIT_REQUEST_ID}:{context.request_id}:{INSTANCE}"
 """
 
 
 def test_initializer_runs_once_per_instance_before_the_first_invocation(
-    shared_platform: PlatformProcess, shared_client: fc2.Client, tmp_path: Path
+    shared_platform: PlatformProcess, shared_client: fc2.Client
 ) -> None:
-    count_file = tmp_path / "count"
     service = unique("svc")
-    deploy(shared_client, service, "fn", {"index.py": INITIALIZED}, initializer="index.init",
-           environmentVariables={"COUNT_FILE": str(count_file)})
+    deploy(shared_client, service, "fn", {"index.py": INITIALIZED}, initializer="index.init")
     results = []
     for _ in range(4):
         response = invoke_raw(shared_platform, service, "fn")
@@ -179,21 +178,26 @@ def test_initializer_runs_once_per_instance_before_the_first_invocation(
     assert init_request_id not in ("", "None")
     assert results[0][0][2] == results[0][1]["x-fc-request-id"]
     assert len({r[0][3] for r in results}) == 1  # one instance served them all
-    assert count_file.read_text() == "init\n"
+    assert function_log(shared_platform, service, "fn").count("init-run") == 1
+    # The initializer's output is framed as its own phase, before the first invocation.
+    log = function_log(shared_platform, service, "fn")
+    assert log.index(f"FC Initialize Start RequestId: {init_request_id}") < log.index(
+        "init-run") < log.index(f"FC Initialize End RequestId: {init_request_id}")
 
     # A new instance (after an update) runs the initializer again, once.
     shared_client.update_function(service, "fn", description="restart")
     assert invoke_raw(shared_platform, service, "fn").content.decode().startswith("1:")
     invoke_raw(shared_platform, service, "fn")
-    assert count_file.read_text() == "init\ninit\n"
+    assert function_log(shared_platform, service, "fn").count("init-run") == 2
 
 
 FAILING_INIT = """
-import os
+import uuid
+
+INSTANCE = uuid.uuid4().hex
 
 def init(context):
-    with open(os.environ["COUNT_FILE"], "a") as handle:
-        handle.write(f"{os.getpid()}\\n")
+    print("init-attempt", INSTANCE)
     raise ConnectionError("database unreachable")
 
 def handler(event, context):
@@ -202,20 +206,20 @@ def handler(event, context):
 
 
 def test_failing_initializer_is_reported_and_the_instance_discarded(
-    shared_platform: PlatformProcess, shared_client: fc2.Client, tmp_path: Path
+    shared_platform: PlatformProcess, shared_client: fc2.Client
 ) -> None:
-    count_file = tmp_path / "count"
     service = unique("svc")
-    deploy(shared_client, service, "fn", {"index.py": FAILING_INIT}, initializer="index.init",
-           environmentVariables={"COUNT_FILE": str(count_file)})
+    deploy(shared_client, service, "fn", {"index.py": FAILING_INIT}, initializer="index.init")
     for _ in range(2):
         error = function_error(invoke_raw(shared_platform, service, "fn"))
         assert error["errorType"] == "Runtime.InitializerError"
         assert "ConnectionError" in error["errorMessage"]
         assert "database unreachable" in error["errorMessage"]
-    pids = count_file.read_text().split()
-    assert len(pids) == 2
-    assert pids[0] != pids[1]  # the failed instance was not reused
+    attempts = [line.split()[1] for line in function_log(shared_platform, service,
+                                                         "fn").splitlines()
+                if line.startswith("init-attempt ")]
+    assert len(attempts) == 2
+    assert attempts[0] != attempts[1]  # the failed instance was not reused
 
 
 def test_missing_initializer_is_reported(shared_platform: PlatformProcess,
