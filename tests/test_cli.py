@@ -302,6 +302,15 @@ def test_signed_requests_and_wrong_secret(make_platform: Callable[..., PlatformP
     assert_one_line_error(cli("ls", endpoint=keyed.endpoint, env=half), "set both")
 
 
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie not yet reaped counts as ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 class LineReader:
     """Collects a process's output lines on a thread so the test can wait with a deadline."""
 
@@ -317,10 +326,13 @@ class LineReader:
         for raw in self.stream:
             self.lines.put(raw.decode())
 
-    def close(self) -> None:
-        """After the process ended: the thread sees end-of-file, then the pipe can close."""
+    def close(self) -> str:
+        """After the process ended: waits for end-of-file, closes the pipe, returns all output."""
         self.thread.join(timeout=10)
         self.stream.close()
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return "".join(self.seen)
 
     def until(self, text: str, timeout: float) -> list[str]:
         deadline = time.monotonic() + timeout
@@ -348,8 +360,12 @@ def test_demo_script_serves_the_printed_curl_lines(tmp_path: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     reader = LineReader(proc)
+    server_pid = 0
     try:
         output = reader.until("Press Ctrl-C", timeout=180)
+        started = re.search(r"fcompute serve running \(pid (\d+)\)", "".join(output))
+        assert started, "".join(output)
+        server_pid = int(started.group(1))
         curls = [line.strip() for line in output if line.strip().startswith("curl ")]
         assert len(curls) == 2, "".join(output)
         assert curls[0] == (f"curl -s -X POST http://127.0.0.1:{port}/2016-08-15/services/demo/"
@@ -360,13 +376,18 @@ def test_demo_script_serves_the_printed_curl_lines(tmp_path: Path) -> None:
         web = json.loads(answers[1])
         assert (web["message"], web["method"], web["path"]) == ("hello, you!", "GET", "/greet")
         assert (tmp_path / "demo-data" / "meta.db").exists()
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's job
         assert proc.wait(timeout=30) == 130  # the script's INT trap stopped the server first
+        assert wait_for(lambda: not pid_alive(server_pid), timeout=5)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        reader.close()
+        # The server runs in its own process group: stop it by its pid if the script could not.
+        if server_pid and pid_alive(server_pid):
+            os.kill(server_pid, signal.SIGKILL)
+        everything = reader.close()
+    assert "Traceback" not in everything, everything
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/2016-08-15/services", timeout=2)
 
