@@ -129,3 +129,18 @@ def clear_capabilities() -> None:
     data = (_CapData * 2)()
     number = syscall_number("capset")
     _check(_syscall(ctypes.c_long(number), ctypes.byref(header), ctypes.byref(data)), "capset")
+
+
+
+def rename_process(title: str) -> None:
+    """Overwrites the caller's argv memory, which is what ``/proc/<pid>/cmdline`` shows.
+
+    Forked instances inherit it: they must not see the interpreter's path or the
+    platform's source tree as their own command line. Needs no privilege.
+    """
+    with open("/proc/self/stat", "rb") as source:
+        fields = source.read().rsplit(b")", 1)[1].split()
+    # Fields 48 and 49 of stat (arg_start, arg_end); the split starts at field 3.
+    start, end = int(fields[45]), int(fields[46])
+    raw = title.encode()[: max(0, end - start - 1)]
+    ctypes.memmove(start, raw + b"\0" * (end - start - len(raw)), end - start)

@@ -244,6 +244,7 @@ def main(argv: list[str]) -> None:
     # Dies with the platform: instances must never outlive it.
     libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
     control = socket.socket(fileno=int(argv[1]))
+    libc.rename_process("fc-runtime")
     zygote = Zygote(control)
     received = wire.receive(control)
     if received is None:

@@ -1,0 +1,1 @@
+"""The sandbox attack battery: function code and host-side helpers."""
