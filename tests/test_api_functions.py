@@ -8,7 +8,7 @@ import json
 import os
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -218,14 +218,15 @@ def test_get_function_code_downloads_the_uploaded_zip(
 
 def test_missing_and_duplicate_functions(shared_client: fc2.Client, tmp_path: Path) -> None:
     service = new_service(shared_client)
-    for call in (
+    calls: list[Callable[[], object]] = [
         lambda: shared_client.get_function(service, "nope"),
         lambda: shared_client.get_function_code(service, "nope"),
         lambda: shared_client.update_function(service, "nope", description="x"),
         lambda: shared_client.delete_function(service, "nope"),
         lambda: shared_client.invoke_function(service, "nope"),
         lambda: shared_client.list_triggers(service, "nope"),
-    ):
+    ]
+    for call in calls:
         with raises_fc(404, "FunctionNotFound"):
             call()
     with raises_fc(404, "ServiceNotFound"):
