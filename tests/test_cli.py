@@ -407,3 +407,12 @@ def test_demo_script_refuses_a_busy_port(tmp_path: Path) -> None:
     assert f"port {port} is already in use" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "demo-data").exists()
+
+
+def test_serve_stops_quietly_on_ctrl_c(make_platform: Callable[..., PlatformProcess]) -> None:
+    running = make_platform(name="ctrl-c")
+    proc = running.proc
+    assert proc is not None
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    assert "Traceback" not in running.log_text(), running.log_text()

@@ -34,6 +34,9 @@ def serve_command(args: argparse.Namespace) -> int:
     except UnsafeBindError as exc:
         print(f"fcompute: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # uvicorn re-raises Ctrl-C once it has shut down gracefully; nothing is left to report.
+        return 130
     return 0
 
 
