@@ -9,6 +9,7 @@ import os
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -443,3 +444,20 @@ def test_sync_payload_limit(shared_client: fc2.Client) -> None:
     )
     with raises_fc(413, "EntityTooLarge"):
         shared_client.invoke_function(service, "fn", payload=b"x" * (limit + 1))
+
+
+def test_parallel_creates_respect_the_function_limit(shared_client: fc2.Client) -> None:
+    service = new_service(shared_client)
+    url = f"{shared_client.endpoint}{API}/services/{service}/functions"
+    body = {"runtime": "python3", "handler": "index.handler", "code": {"zipFile": b64zip()}}
+
+    def create(i: int) -> int:
+        response = httpx.post(url, json={**body, "functionName": f"p{i:02d}"}, timeout=60)
+        return response.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(create, range(56)))
+    assert statuses.count(200) == 50
+    assert statuses.count(429) == 6
+    names = shared_client.list_functions(service, limit=100).data["functions"]
+    assert len(names) == 50

@@ -260,3 +260,18 @@ def test_proxy_body_size_limit(shared_platform: PlatformProcess,
                           content=b"x" * (6 * 1024 * 1024 + 1), timeout=30)
     assert response.status_code == 413
     assert json.loads(response.content)["ErrorCode"] == "EntityTooLarge"
+
+
+def test_trigger_changes_take_effect_at_once(shared_platform: PlatformProcess,
+                                             shared_client: fc2.Client) -> None:
+    service = unique("web")
+    deploy(shared_client, service, "app", {"index.py": WSGI_APP})
+    url = proxy_url(shared_platform, service, "app", "/")
+    assert_fc_error(httpx.get(url), 404, "TriggerNotFound")
+    shared_client.create_trigger(service, "app", "http", "http",
+                                 {"authType": "anonymous", "methods": ["get", "post"]}, None,
+                                 None)
+    assert httpx.get(url).status_code == 200  # methods are case-insensitive
+    assert httpx.post(url).status_code == 200
+    shared_client.delete_trigger(service, "app", "http")
+    assert_fc_error(httpx.get(url), 404, "TriggerNotFound")
