@@ -444,6 +444,14 @@ def test_sync_payload_limit(shared_client: fc2.Client) -> None:
     )
     with raises_fc(413, "EntityTooLarge"):
         shared_client.invoke_function(service, "fn", payload=b"x" * (limit + 1))
+    # Async events are smaller still (128 KB): a clear client error.
+    async_headers = {"x-fc-invocation-type": "Async"}
+    shared_client.invoke_function(service, "fn", payload=b"x" * 128 * 1024, headers=async_headers)
+    with pytest.raises(fc2.FcError) as info:
+        shared_client.invoke_function(service, "fn", payload=b"x" * (128 * 1024 + 1),
+                                      headers=async_headers)
+    assert 400 <= info.value.status_code < 500
+    assert "128" in info.value.message
 
 
 def test_parallel_creates_respect_the_function_limit(shared_client: fc2.Client) -> None:

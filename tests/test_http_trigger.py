@@ -188,6 +188,10 @@ def test_auth_type_function_needs_a_signature(keyed: PlatformProcess) -> None:
     assert signed.json()["body"] == "signed body"
     assert signed.json()["path"] == "/x/y"
 
+    spaced = client.do_http_request("GET", service, "app", "/with space/\u00e9", params={"a": "b"})
+    assert spaced.status_code == 200
+    assert spaced.json()["path"] == "/with space/\u00e9"
+
     wrong = fc2.Client(endpoint=keyed.endpoint, accessKeyID=KEY_ID, accessKeySecret="nope")
     assert wrong.do_http_request("GET", service, "app", "/x").status_code == 403
 
