@@ -25,6 +25,7 @@ from fcompute.asyncinvoke import policy
 from fcompute.asyncinvoke.config import AsyncConfigStore
 from fcompute.asyncinvoke.destinations import Deliverer, DestinationParser
 from fcompute.asyncinvoke.dispatcher import Dispatcher, DispatchLimits
+from fcompute.asyncinvoke.gate import InstanceGate
 from fcompute.asyncinvoke.queues.sqlite import SqliteQueue
 from fcompute.asyncinvoke.service import AsyncInvocations
 from fcompute.asyncinvoke.worker import Worker
@@ -132,15 +133,18 @@ def build_platform(settings: Settings) -> Platform:
     queue = SqliteQueue(data_dir / "async")
     async_configs = AsyncConfigStore(settings.database, settings.function_cache_seconds)
     parser = DestinationParser(settings.region, settings.account_id)
+    # Async invocations hold at most half of a function's instances (docs/async.md).
+    share = policy.async_instance_share(settings.max_instances_per_function)
     deliverer = Deliverer(parser, queue, catalog)
     worker = Worker(
         catalog=catalog, invoker=invoker, configs=async_configs, codestore=codestore,
-        deliverer=deliverer, parser=parser,
+        deliverer=deliverer, parser=parser, gate=InstanceGate(share),
         backoff=policy.Backoff(base_s=settings.async_backoff_base_seconds,
                                cap_s=settings.async_backoff_cap_seconds),
     )
     dispatcher = Dispatcher(queue, worker, DispatchLimits(
-        per_function=policy.async_instance_share(settings.max_instances_per_function),
+        # Twice the share claimed: recording outcomes overlaps with running the next ones.
+        per_function=2 * share,
         max_in_flight=settings.async_max_in_flight,
     ))
     invocations = AsyncInvocations(queue, dispatcher, catalog, codestore)

@@ -106,18 +106,19 @@ class Dispatcher:
                 if key != DELIVERY_KEY}
 
     async def _claim_all(self) -> None:
-        """Claims until nothing more is claimable or there is no room left."""
+        """Claims until a claim comes back short (nothing more is due, or no room)."""
         while not self._closing:
             free = self.limits.max_in_flight - len(self._running)
             if free <= 0:
                 return
+            wanted = min(free, self.limits.claim_batch)
             jobs = await self._queue.claim(
-                limit=min(free, self.limits.claim_batch), room=self._room(),
-                default_room=self.limits.per_function, lease_ms=self.limits.lease_ms,
+                limit=wanted, room=self._room(), default_room=self.limits.per_function,
+                lease_ms=self.limits.lease_ms,
             )
             for job in jobs:
                 self._spawn(job)
-            if not jobs:
+            if len(jobs) < wanted:
                 return
 
     async def _dispatch_forever(self) -> None:
@@ -135,14 +136,16 @@ class Dispatcher:
                     await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _idle_timeout(self) -> float:
+        """How long to sleep unless woken: 0 when a claim is worth trying at once."""
         if len(self._running) >= self.limits.max_in_flight:
             return self.limits.idle_poll_s  # a finishing task wakes us
         full = [key for key, left in self._room().items() if left <= 0]
         due = await self._queue.next_due_ms(exclude=full)
         if due is None:
             return self.limits.idle_poll_s
-        # Never 0 here: the claim just found nothing, so a due job is one being settled.
-        return min(self.limits.idle_poll_s, max(0.001, (due - now_ms()) / 1000))
+        # A short claim leaves due jobs behind only for functions that were out of room in
+        # its window and have room now: claim again at once.
+        return min(self.limits.idle_poll_s, max(0.0, (due - now_ms()) / 1000))
 
     def _spawn(self, job: Job) -> None:
         key = job.capacity_key

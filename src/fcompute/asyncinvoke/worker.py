@@ -20,6 +20,7 @@ from fcompute.asyncinvoke.destinations import (
     destination_record,
     failure_condition,
 )
+from fcompute.asyncinvoke.gate import InstanceGate
 from fcompute.asyncinvoke.queue import Job, NewDelivery, Settlement, now_ms
 from fcompute.asyncinvoke.records import (
     AttemptStatus,
@@ -71,6 +72,7 @@ class Worker:
         codestore: CodeStore,
         deliverer: Deliverer,
         parser: DestinationParser,
+        gate: InstanceGate,
         backoff: policy.Backoff,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -80,6 +82,7 @@ class Worker:
         self._codestore = codestore
         self._deliverer = deliverer
         self._parser = parser
+        self._gate = gate
         self._backoff = backoff
         self._rand = rand
 
@@ -109,7 +112,9 @@ class Worker:
             resolved = pin(resolved, job.pinned)
         version = version_of(resolved, job.qualifier)
         try:
-            result = await self._invoker.invoke(resolved, job.payload, request_id=job.request_id)
+            async with self._gate.hold(job.capacity_key):
+                result = await self._invoker.invoke(resolved, job.payload,
+                                                    request_id=job.request_id)
         except errors.ResourceExhausted as exc:
             error: JsonDict = {"errorType": policy.THROTTLED, "errorMessage": exc.message}
         except Exception as exc:

@@ -120,7 +120,7 @@ class SqliteQueue:
             )
             return cursor.rowcount == 1
 
-        if not await self._writer.submit(insert):
+        if not await self._writer.submit(insert, durable=True):
             raise errors.AlreadyExists(
                 f"async invocation '{s.invocation_id}' of function '{s.service}/{s.function}' "
                 "already exists; it is not run again",
@@ -160,7 +160,7 @@ class SqliteQueue:
                 chosen.append(seq)
             return [self._lease(conn, seq, now, now + lease_ms) for seq in chosen]
 
-        return await self._writer.submit(claim)
+        return await self._writer.submit(claim, durable=False)
 
     def _lease(self, conn: sqlite3.Connection, seq: int, now: int, lease_until: int) -> Job:
         row = conn.execute("SELECT * FROM jobs WHERE seq = ?", (seq,)).fetchone()
@@ -223,7 +223,7 @@ class SqliteQueue:
                 f" AND seq IN ({_marks(seqs)})", (now_ms() + lease_ms, owner, *seqs),
             )
 
-        await self._writer.submit(renew)
+        await self._writer.submit(renew, durable=False)
 
     async def settle(self, job: Job, settlement: Settlement) -> bool:
         seq = int(job.job_id)
@@ -265,7 +265,7 @@ class SqliteQueue:
                 )
             return True
 
-        settled = await self._writer.submit(settle)
+        settled = await self._writer.submit(settle, durable=False)
         if settled and (s.deliveries or s.status is Status.RETRYING):
             self._notify()
         return settled
@@ -300,7 +300,7 @@ class SqliteQueue:
             running = str(row["seq"]) if status is Status.RUNNING else None
             return StopOutcome(previous=status, job_id=running)
 
-        return await self._writer.submit(stop)
+        return await self._writer.submit(stop, durable=True)
 
     async def recover(self) -> list[str]:
         owner = self.owner
@@ -320,7 +320,7 @@ class SqliteQueue:
                 )
             return [str(row["invocation_id"]) for row in rows]
 
-        recovered = await self._writer.submit(recover)
+        recovered = await self._writer.submit(recover, durable=False)
         if recovered:
             self._notify()
         return recovered

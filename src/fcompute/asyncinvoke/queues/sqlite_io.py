@@ -5,6 +5,17 @@ commit is on its way to disk wait, then go out together in the next transaction 
 a single fsync (group commit): durability per write stays the same, the fsync cost is
 shared by everyone who waited for it. sqlite3 releases the GIL while it works, so the
 event loop keeps serving requests meanwhile.
+
+Two levels of durability, chosen per write:
+
+- ``durable=True`` (new events, stops): the commit fsyncs the WAL (``synchronous=FULL``)
+  before the caller hears back, so what was acknowledged survives kill -9 and power loss.
+- ``durable=False`` (claims, outcomes, lease renewals): the commit is written to the WAL
+  but not fsynced (``synchronous=NORMAL``). It survives the process being killed, since
+  the data is in the kernel's page cache. A power loss may undo the last of these, and
+  only these: the next fsync covers every earlier write of the file, and the WAL's
+  checksums cut a torn tail at the last complete commit. An undone claim or outcome sends
+  the job back a step (it runs again), never loses it: delivery stays at-least-once.
 """
 
 from __future__ import annotations
@@ -34,21 +45,21 @@ def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
-    # FULL: every commit fsyncs the WAL, so an acknowledged event survives kill -9 and
-    # power loss alike. Group commit, not a weaker setting, pays for the throughput.
+    # FULL until a batch without durable writes says otherwise (see the module docstring).
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
 
 
 class _Pending(Generic[T]):
-    __slots__ = ("future", "loop", "operation")
+    __slots__ = ("durable", "future", "loop", "operation")
 
     def __init__(self, operation: Operation[T], loop: asyncio.AbstractEventLoop,
-                 future: asyncio.Future[T]) -> None:
+                 future: asyncio.Future[T], durable: bool) -> None:
         self.operation = operation
         self.loop = loop
         self.future = future
+        self.durable = durable
 
 
 Outcome = tuple[_Pending[Any], Any, BaseException | None]
@@ -69,6 +80,7 @@ class GroupCommitWriter:
         self._path = path
         self._inbox: queue.SimpleQueue[_Pending[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._synchronous = "FULL"
         self.batches = 0
         self.writes = 0
 
@@ -78,11 +90,14 @@ class GroupCommitWriter:
                                         daemon=True)
         self._thread.start()
 
-    def submit(self, operation: Operation[T]) -> asyncio.Future[T]:
-        """Runs ``operation`` in a write transaction; the future resolves after the commit."""
+    def submit(self, operation: Operation[T], *, durable: bool) -> asyncio.Future[T]:
+        """Runs ``operation`` in a write transaction; the future resolves after the commit.
+
+        ``durable`` writes are fsynced before the future resolves.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._inbox.put(_Pending(operation, loop, future))
+        self._inbox.put(_Pending(operation, loop, future, durable))
         return future
 
     async def close(self) -> None:
@@ -117,7 +132,11 @@ class GroupCommitWriter:
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Pending[Any]]) -> None:
         outcomes: list[Outcome] = []
+        synchronous = "FULL" if any(p.durable for p in batch) else "NORMAL"
         try:
+            if synchronous != self._synchronous:  # only allowed outside a transaction
+                conn.execute(f"PRAGMA synchronous={synchronous}")
+                self._synchronous = synchronous
             conn.execute("BEGIN IMMEDIATE")
             for pending in batch:
                 # A savepoint per write: one failing write must not undo the others.

@@ -61,6 +61,9 @@ CREATE INDEX jobs_due ON jobs (due_ms, seq) WHERE status IN ('Enqueued', 'Retryi
 CREATE INDEX jobs_running ON jobs (lease_ms) WHERE status = 'Running';
 CREATE INDEX jobs_by_function ON jobs (service, function, created_ms, seq)
     WHERE kind = 'invocation';
+-- Listing by status ("which of them failed?") must not scan every record of the function.
+CREATE INDEX jobs_by_status ON jobs (service, function, status, created_ms, seq)
+    WHERE kind = 'invocation';
 CREATE INDEX jobs_by_parent ON jobs (parent_seq) WHERE parent_seq IS NOT NULL;
 CREATE INDEX jobs_by_replay ON jobs (service, function, replay_of) WHERE replay_of IS NOT NULL;
 CREATE TABLE attempts (
