@@ -45,7 +45,7 @@ class InvocationsApi:
             return await self._accept_async(request, resolved)
         event = await request.body(limits.MAX_SYNC_PAYLOAD_BYTES)
         result = await self._invoker.invoke(
-            resolved, event, request_id=request.request_id, log_tail=log_type == "Tail"
+            resolved, event, request_id=request.request_id, log_tail=log_type.lower() == "tail"
         )
         return render(result, resolved.function.code_checksum)
 

@@ -19,8 +19,9 @@ from fcompute.runtime import errors as runtime_errors
 from fcompute.runtime.protocol import Kind
 
 PREFIX = f"{API_PREFIX}/proxy/"
-# Response headers the platform owns: the function's values would break the framing.
-HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+# Connection-level headers belong to the platform's own connection with the client. A
+# Content-Length from the function passes through (the server checks the body against it).
+HOP_BY_HOP = frozenset({"transfer-encoding", "connection", "keep-alive"})
 
 
 class ProxyApi:

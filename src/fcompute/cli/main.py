@@ -15,7 +15,7 @@ COMMAND_GROUPS = [deploy, invoke, listing, remove]
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    from fcompute.server import serve
+    from fcompute.server import PortInUseError, serve
 
     settings = Settings(
         host=args.host,
@@ -31,7 +31,7 @@ def serve_command(args: argparse.Namespace) -> int:
     )
     try:
         serve(settings)
-    except UnsafeBindError as exc:
+    except (UnsafeBindError, PortInUseError) as exc:
         print(f"fcompute: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
