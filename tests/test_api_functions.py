@@ -469,3 +469,19 @@ def test_parallel_creates_respect_the_function_limit(shared_client: fc2.Client) 
     assert statuses.count(429) == 6
     names = shared_client.list_functions(service, limit=100).data["functions"]
     assert len(names) == 50
+
+
+@pytest.mark.xfail(strict=True, reason="the SDK keeps symlinks of codeDir in the zip, but the "
+                   "code store extracts a symlink entry as a plain file holding the target path")
+def test_code_dir_symlinks_inside_the_package_work(shared_client: fc2.Client,
+                                                   tmp_path: Path) -> None:
+    service = new_service(shared_client)
+    code = write_code(tmp_path / "code", {
+        "index.py": "import os\ndef handler(event, context):\n"
+                    "    with open('current/settings.txt') as f:\n"
+                    "        return f.read() + ':' + str(os.path.islink('current'))\n",
+        "v2/settings.txt": "from v2",
+    })
+    os.symlink("v2", code / "current")
+    shared_client.create_function(service, "fn", "python3", "index.handler", codeDir=str(code))
+    assert shared_client.invoke_function(service, "fn").data == b"from v2:True"

@@ -219,6 +219,18 @@ def test_update_and_delete_stop_idle_instances(shared_platform: PlatformProcess,
     assert wait_for(lambda: not processes_with(new["witness"]), 5)
 
 
+def test_service_update_starts_new_instances(shared_platform: PlatformProcess,
+                                             shared_client: fc2.Client) -> None:
+    service = unique("svc")
+    deploy_stateful(shared_client, service)
+    first = invoke(shared_platform, service)
+    shared_client.update_service(service, description="new settings")
+    second = invoke(shared_platform, service)
+    assert second["count"] == 1
+    assert second["instance"] != first["instance"]
+    assert wait_for(lambda: not processes_with(first["witness"]), 5)
+
+
 CRASHY = """
 import os, time
 
