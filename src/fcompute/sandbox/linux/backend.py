@@ -139,9 +139,11 @@ class LinuxSandbox:
         try:
             # Started from the event loop's thread: the zygote's parent-death signal
             # follows the thread that forked it, and this one lives as long as the platform.
+            # Its own session keeps a terminal's Ctrl-C away from it: the platform stops it.
             self._zygote = subprocess.Popen(  # noqa: ASYNC220 - a one-off, at boot
                 [self._python, "-I", "-S", str(ZYGOTE), str(theirs.fileno())],
                 stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), env=env, cwd="/",
+                start_new_session=True,
             )
         finally:
             theirs.close()
