@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -279,3 +280,71 @@ def test_trigger_changes_take_effect_at_once(shared_platform: PlatformProcess,
     assert httpx.post(url).status_code == 200
     shared_client.delete_trigger(service, "app", "http")
     assert_fc_error(httpx.get(url), 404, "TriggerNotFound")
+
+
+BAD_RESPONSES = """
+def handler(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/unicode-header":
+        start_response("200 OK", [("X-Name", "\\u00e9\\u4e2d")])
+    elif path == "/split-header":
+        start_response("200 OK", [("X-Bad", "a\\r\\nInjected: yes")])
+    elif path == "/str-body":
+        start_response("200 OK", [])
+        return ["text, not bytes"]
+    else:
+        start_response("200 OK", [])
+    return [b"fine"]
+"""
+
+
+@pytest.fixture(scope="module")
+def bad_responses(shared_platform: PlatformProcess, shared_client: fc2.Client) -> str:
+    service = unique("web")
+    deploy(shared_client, service, "app", {"index.py": BAD_RESPONSES})
+    shared_client.create_trigger(service, "app", "http", "http",
+                                 {"authType": "anonymous", "methods": ["GET"]}, None, None)
+    return service
+
+
+def assert_bad_gateway(response: httpx.Response) -> None:
+    assert response.status_code == 502, (response.status_code, response.text)
+    assert response.headers["x-fc-request-id"]
+    assert response.headers["x-fc-error-type"] == "UnhandledInvocationError"
+    assert set(response.json()) == {"errorMessage", "errorType", "stackTrace"}
+
+
+@pytest.mark.xfail(strict=True, reason="a response header the function sets that is not "
+                   "Latin-1 makes the proxy fail with 500 InternalError (which the SDK retries) "
+                   "instead of a 502 function error")
+def test_non_latin1_response_header_is_a_function_error(
+    shared_platform: PlatformProcess, bad_responses: str
+) -> None:
+    assert_bad_gateway(httpx.get(proxy_url(shared_platform, bad_responses, "app",
+                                           "/unicode-header")))
+
+
+@pytest.mark.xfail(strict=True, reason="a response header value with CR/LF makes the server "
+                   "drop the connection without any response instead of a 502 function error")
+def test_response_header_with_newline_is_a_function_error(
+    shared_platform: PlatformProcess, bad_responses: str
+) -> None:
+    assert_bad_gateway(httpx.get(proxy_url(shared_platform, bad_responses, "app",
+                                           "/split-header")))
+
+
+@pytest.mark.xfail(strict=True, reason="the head is sent before a body chunk is checked to be "
+                   "bytes, so a WSGI app yielding str answers 200 with an empty body, not 502")
+def test_str_body_chunk_is_a_function_error(shared_platform: PlatformProcess,
+                                            bad_responses: str) -> None:
+    assert_bad_gateway(httpx.get(proxy_url(shared_platform, bad_responses, "app", "/str-body")))
+
+
+def test_bad_responses_do_not_break_the_function(shared_platform: PlatformProcess,
+                                                 bad_responses: str) -> None:
+    for path in ("/unicode-header", "/split-header", "/str-body"):
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(proxy_url(shared_platform, bad_responses, "app", path))
+    response = httpx.get(proxy_url(shared_platform, bad_responses, "app", "/ok"))
+    assert response.status_code == 200
+    assert response.content == b"fine"
