@@ -46,12 +46,25 @@ class Kind(IntEnum):
 
 EMPTY_META = b"{}"
 
+# Built once: json.dumps() with non-default separators builds a new encoder on every call,
+# and frames are encoded on both sides of every invocation.
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
+_decode_json = json.JSONDecoder().decode
+_KINDS = {kind.value: kind for kind in Kind}
+
 
 def encode(kind: Kind, meta: dict[str, Any] | None = None, payload: bytes = b"") -> bytes:
-    meta_bytes = json.dumps(meta, separators=(",", ":")).encode() if meta else EMPTY_META
-    return (
-        HEADER.pack(len(meta_bytes) + len(payload), kind, len(meta_bytes)) + meta_bytes + payload
-    )
+    meta_bytes = _encode_json(meta).encode() if meta else EMPTY_META
+    header = HEADER.pack(len(meta_bytes) + len(payload), kind, len(meta_bytes))
+    # One copy of the payload (it may be megabytes), not one per concatenation.
+    return b"".join((header, meta_bytes, payload)) if payload else header + meta_bytes
+
+
+def _kind(value: int) -> Kind:
+    kind = _KINDS.get(value)
+    if kind is None:
+        raise ValueError(f"malformed frame: unknown kind {value}")
+    return kind
 
 
 class FrameDecoder:
@@ -61,8 +74,25 @@ class FrameDecoder:
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> list[tuple[Kind, dict[str, Any], bytes]]:
+        if not self._buffer:
+            # The common case (one whole frame per read) parses ``data`` in place:
+            # no copy into the buffer and back out.
+            frames, offset = self._parse(data)
+            if offset < len(data):
+                self._buffer += data[offset:] if offset else data
+            return frames
         buffer = self._buffer
         buffer += data
+        frames, offset = self._parse(buffer)
+        if offset:
+            del buffer[:offset]
+        return frames
+
+    @staticmethod
+    def _parse(
+        buffer: bytes | bytearray,
+    ) -> tuple[list[tuple[Kind, dict[str, Any], bytes]], int]:
+        """The complete frames at the start of ``buffer``, and where they end."""
         frames: list[tuple[Kind, dict[str, Any], bytes]] = []
         offset = 0
         size = len(buffer)
@@ -75,9 +105,10 @@ class FrameDecoder:
                 break
             meta_start = offset + HEADER.size
             meta_end = meta_start + meta_len
-            meta = json.loads(bytes(buffer[meta_start:meta_end])) if meta_len > 2 else {}
-            frames.append((Kind(kind), meta, bytes(buffer[meta_end:end])))
+            meta = (
+                _decode_json(bytes(buffer[meta_start:meta_end]).decode())
+                if meta_len > 2 else {}
+            )
+            frames.append((_kind(kind), meta, bytes(buffer[meta_end:end])))
             offset = end
-        if offset:
-            del buffer[:offset]
-        return frames
+        return frames, offset
