@@ -86,10 +86,10 @@ class Instance:
         self, kind: Kind, meta: dict[str, Any], payload: bytes, timeout: float
     ) -> Frame:
         """Sends one request and waits for its single reply frame."""
+        deadline = asyncio.get_running_loop().time() + timeout
         try:
-            async with asyncio.timeout(timeout):
-                self.connection.send(kind, meta, payload)
-                return await self.connection.receive()
+            self.connection.send(kind, meta, payload)
+            return await self.connection.receive(deadline)
         except TimeoutError:
             raise await self.failure(timed_out_after=timeout) from None
         except ConnectionLost:
@@ -97,9 +97,9 @@ class Instance:
 
     async def request_more(self, timeout: float) -> Frame:
         """Waits for one more reply frame to the request in flight."""
+        deadline = asyncio.get_running_loop().time() + timeout
         try:
-            async with asyncio.timeout(timeout):
-                return await self.connection.receive()
+            return await self.connection.receive(deadline)
         except TimeoutError:
             raise await self.failure(timed_out_after=timeout) from None
         except ConnectionLost:
@@ -113,8 +113,7 @@ class Instance:
         self.connection.send(kind, meta, payload)
         while True:
             try:
-                async with asyncio.timeout_at(deadline):
-                    frame = await self.connection.receive()
+                frame = await self.connection.receive(deadline)
             except TimeoutError:
                 raise await self.failure(timed_out_after=timeout) from None
             except ConnectionLost:
