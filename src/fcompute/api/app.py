@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 
 from fcompute.api import auth
@@ -12,6 +11,7 @@ from fcompute.api.http import Receive, Request, Response, Scope, Send, Sent, err
 from fcompute.api.proxy import PREFIX as PROXY_PREFIX
 from fcompute.api.routing import Router
 from fcompute.errors import ApiError
+from fcompute.invoke.invoker import new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class FcApp:
         )
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         request = Request(scope, receive, request_id)
         try:
             handler, request.params = self._router.match(scope["method"], scope["path"])
