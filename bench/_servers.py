@@ -92,7 +92,8 @@ class Server:
 
 
 def start_platform(data_dir: Path, log_path: Path, extra_args: list[str],
-                   env: dict[str, str] | None = None, cpus: str = "") -> Server:
+                   env: dict[str, str] | None = None, cpus: str = "",
+                   name: str = "platform") -> Server:
     port = free_port()
     # taskset pins the whole tree: instances inherit the platform's CPU set.
     prefix = ["taskset", "-c", cpus] if cpus else []
@@ -103,7 +104,7 @@ def start_platform(data_dir: Path, log_path: Path, extra_args: list[str],
         argv += ["--sandbox", "process"]
     server_env = {k: v for k, v in os.environ.items() if not k.startswith("FCOMPUTE_")}
     server_env.update(env or {})
-    server = Server("platform", argv + extra_args, port, log_path, server_env)
+    server = Server(name, argv + extra_args, port, log_path, server_env)
     server.wait_ready("/2016-08-15/services")
     return server
 

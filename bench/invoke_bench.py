@@ -93,6 +93,25 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
+INVOKE_PATH = f"{API}/services/{SERVICE}/functions/{FUNCTION}/invocations"
+
+
+def deploy_platform(name: str, tmp: Path, args: argparse.Namespace,
+                    env: dict[str, str]) -> tuple[Server, httpx.Client]:
+    """Starts a platform and deploys the no-op function; returns it and an API client."""
+    server = start_platform(tmp / f"{name}-data", tmp / f"{name}.log", args.server_arg, env,
+                            args.platform_cpus, name=name)
+    api = httpx.Client(base_url=f"http://{server.host}:{server.port}", timeout=60)
+    api.post(f"{API}/services", json={"serviceName": SERVICE}).raise_for_status()
+    create_function(api, FUNCTION, NOOP_CODE)
+    return server, api
+
+
+def source_root(path: Path) -> Path:
+    """The directory holding the ``fcompute`` package in a checkout (``src``) or itself."""
+    return path / "src" if (path / "src" / "fcompute").is_dir() else path
+
+
 def run_latency(target: Target, seconds: float) -> None:
     samples = sorted(measure_latency(target.server.host, target.server.port, target.request,
                                      seconds))
@@ -130,41 +149,38 @@ class FirstInvokes:
     breakdown: dict[str, list[float]] = field(default_factory=dict)
 
 
-def run_first_invokes(platform: Server, api: httpx.Client, count: int) -> FirstInvokes:
-    """Creates ``count`` functions with distinct code and times each one's first invoke."""
-    out = FirstInvokes()
+def run_first_invoke(platform: Server, api: httpx.Client, out: FirstInvokes) -> None:
+    """Creates a function with its own code package and times its first invoke."""
+    name = f"fresh-{uuid.uuid4().hex[:12]}"
+    # Distinct code: the first invoke includes extracting the package, as in real use.
+    create_function(api, name, f"# {name}\n{NOOP_CODE}")
+    request = build_request(platform.host, platform.port, "POST",
+                            f"{API}/services/{SERVICE}/functions/{name}/invocations")
     client = BlockingClient(platform.host, platform.port)
     try:
-        for index in range(count):
-            name = f"fresh{index}-{uuid.uuid4().hex[:8]}"
-            # Distinct code: the first invoke includes extracting the package, as in real use.
-            create_function(api, name, f"# {name}\n{NOOP_CODE}")
-            request = build_request(platform.host, platform.port, "POST",
-                                    f"{API}/services/{SERVICE}/functions/{name}/invocations")
-            began = time.perf_counter()
-            reply = client.call(request)
-            elapsed = (time.perf_counter() - began) * 1000
-            if reply.status != 200 or reply.header("x-fc-cold-start") != "true":
-                raise RuntimeError(f"first invoke of {name} failed: {reply.head!r}")
-            out.total_ms.append(elapsed)
-            for part in reply.header("server-timing").split(","):
-                label, _, duration = part.strip().partition(";dur=")
-                out.breakdown.setdefault(label, []).append(float(duration))
-            # Delete it so its idle instance does not linger during later measurements.
-            api.delete(f"{API}/services/{SERVICE}/functions/{name}").raise_for_status()
+        began = time.perf_counter()
+        reply = client.call(request)
+        elapsed = (time.perf_counter() - began) * 1000
     finally:
         client.close()
-    return out
+    if reply.status != 200 or reply.header("x-fc-cold-start") != "true":
+        raise RuntimeError(f"first invoke of {name} failed: {reply.head!r}")
+    out.total_ms.append(elapsed)
+    for part in reply.header("server-timing").split(","):
+        label, _, duration = part.strip().partition(";dur=")
+        out.breakdown.setdefault(label, []).append(float(duration))
+    # Delete it so its idle instance does not linger during later measurements.
+    api.delete(f"{API}/services/{SERVICE}/functions/{name}").raise_for_status()
 
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def report(targets: list[Target], first: FirstInvokes | None, args: argparse.Namespace,
+def report(targets: list[Target], first: dict[str, FirstInvokes], args: argparse.Namespace,
            instances: int, elapsed: float) -> dict[str, Any]:
     platform = targets[0]
-    floors = targets[1:]
+    others = targets[1:]
     clients = sorted(set().union(*(t.clients for t in targets)))
     print()
     print(f"fcompute invoke benchmark: {os.cpu_count()} vCPUs, {args.rounds} rounds "
@@ -188,20 +204,20 @@ def report(targets: list[Target], first: FirstInvokes | None, args: argparse.Nam
     for label, values, fmt in rows:
         print(f"  {label:34}" + "".join(f"{fmt.format(v):>14}" for v in values))
     print()
-    for floor in floors:
-        p50 = median(platform.latency_p50) / median(floor.latency_p50)
-        p99 = median(platform.latency_p99) / median(floor.latency_p99)
-        rps = median(platform.rps) / median(floor.rps)
-        print(f"  platform vs {floor.name}: p50 x{p50:.2f}, p99 x{p99:.2f}, "
+    for other in others:
+        p50 = median(platform.latency_p50) / median(other.latency_p50)
+        p99 = median(platform.latency_p99) / median(other.latency_p99)
+        rps = median(platform.rps) / median(other.rps)
+        print(f"  platform vs {other.name}: p50 x{p50:.2f}, p99 x{p99:.2f}, "
               f"throughput x{rps:.2f}")
     print(f"  platform instances alive after the c={args.concurrency} runs: {instances}")
     if any(t.errors for t in targets):
         print("  ERRORS: " + ", ".join(f"{t.name}: {t.errors}" for t in targets))
-    if first is not None:
+    for name, fresh in first.items():
         parts = ", ".join(f"{label} {median(values):.1f}"
-                          for label, values in first.breakdown.items())
-        print(f"  first invoke of a fresh function: {median(first.total_ms):.1f} ms median of "
-              f"{len(first.total_ms)} (server-timing medians, ms: {parts})")
+                          for label, values in fresh.breakdown.items())
+        print(f"  {name}: first invoke of a fresh function: {median(fresh.total_ms):.1f} ms, "
+              f"median of {len(fresh.total_ms)} (server-timing medians, ms: {parts})")
     print()
     p50 = median(platform.latency_p50)
     rps = median(platform.rps)
@@ -217,8 +233,8 @@ def report(targets: list[Target], first: FirstInvokes | None, args: argparse.Nam
             "cpu_us_per_request": t.cpu_us, "front_cpu_us_per_request": t.cpu_front_us,
             "errors": t.errors,
         } for t in targets},
-        "first_invoke_ms": first.total_ms if first else [],
-        "first_invoke_breakdown_ms": first.breakdown if first else {},
+        "first_invoke_ms": {name: f.total_ms for name, f in first.items()},
+        "first_invoke_breakdown_ms": {name: f.breakdown for name, f in first.items()},
     }
 
 
@@ -249,6 +265,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="run the platform and its instances on these CPUs (taskset list)")
     parser.add_argument("--client-cpus", default="", metavar="LIST",
                         help="run the measuring clients on these CPUs (taskset list)")
+    parser.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                        help="also measure the platform from another checkout (before/after)")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     return parser.parse_args(argv)
@@ -267,14 +285,18 @@ def main(argv: list[str]) -> int:
     servers: list[Server] = []
     try:
         env = dict(item.split("=", 1) for item in args.server_env)
-        platform = start_platform(tmp / "data", tmp / "platform.log", args.server_arg, env,
-                                  args.platform_cpus)
+        platform, api = deploy_platform("platform", tmp, args, env)
+        apis = {"platform": api}
         servers.append(platform)
-        api = httpx.Client(base_url=f"http://{platform.host}:{platform.port}", timeout=60)
-        api.post(f"{API}/services", json={"serviceName": SERVICE}).raise_for_status()
-        create_function(api, FUNCTION, NOOP_CODE)
-        targets = [Target("platform", platform,
-                          f"{API}/services/{SERVICE}/functions/{FUNCTION}/invocations")]
+        targets = [Target("platform", platform, INVOKE_PATH)]
+        if args.compare:
+            # Another source tree (e.g. a worktree of an older commit), measured in the
+            # same rounds so that before/after figures share the machine's noise.
+            compare_env = dict(env, PYTHONPATH=str(source_root(args.compare)))
+            other, other_api = deploy_platform("compare", tmp, args, compare_env)
+            apis["compare"] = other_api
+            servers.append(other)
+            targets.append(Target("compare", other, INVOKE_PATH))
         if not args.no_floors:
             for mode, label in (("frontdoor", "front door"), ("hop", "door+hop")):
                 floor = start_floor(mode, tmp / f"{mode}.log", args.platform_cpus)
@@ -292,8 +314,14 @@ def main(argv: list[str]) -> int:
             for target in targets:
                 run_throughput(target, client, args.concurrency, args.throughput_seconds)
         instances = len(platform.descendants())
-        first = run_first_invokes(platform, api, args.fresh) if args.fresh > 0 else None
-        api.close()
+        first: dict[str, FirstInvokes] = {}
+        for _ in range(args.fresh):  # alternate between platforms, one function at a time
+            for target in targets:
+                if target.name in apis:
+                    run_first_invoke(target.server, apis[target.name],
+                                     first.setdefault(target.name, FirstInvokes()))
+        for client_api in apis.values():
+            client_api.close()
         figures = report(targets, first, args, instances, time.monotonic() - began)
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2) + "\n")
