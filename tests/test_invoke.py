@@ -230,33 +230,42 @@ def test_timeout_kills_the_instance_and_its_children(
     assert new_instance != instance
 
 
-def timed_out_tail(platform: PlatformProcess, client: fc2.Client, source: str) -> None:
+def failed_invocation_framing(platform: PlatformProcess, client: fc2.Client, source: str,
+                              error_type: str) -> None:
     service = unique("svc")
     deploy(client, service, "fn", {"index.py": source}, timeout=1)
     response = invoke_raw(platform, service, "fn", headers={"x-fc-log-type": "Tail"})
-    assert response.json()["errorType"] == "Runtime.Timeout"
+    assert response.json()["errorType"] == error_type
     request_id = response.headers["x-fc-request-id"]
-    for text in (decoded_tail(response).decode(),
-                 (platform.data_dir / "logs" / service / "fn.log").read_text()):
+    for text in (decoded_tail(response).decode(), function_log(platform, service, "fn")):
         start = text.index(f"FC Invoke Start RequestId: {request_id}\n")
-        assert start < text.index("Runtime.Timeout", start)
+        assert start < text.index(error_type, start)
         assert text.endswith(f"FC Invoke End RequestId: {request_id}\n")
 
 
-def test_timeout_log_framing(shared_platform: PlatformProcess,
-                             shared_client: fc2.Client) -> None:
-    timed_out_tail(shared_platform, shared_client,
-                   "import time\ndef handler(e, c):\n    print('about to sleep')\n"
-                   "    time.sleep(30)\n")
+@pytest.mark.parametrize(("source", "error_type"), [
+    ("import time\ndef handler(e, c):\n    print('about to sleep')\n    time.sleep(30)\n",
+     "Runtime.Timeout"),
+    ("import os\ndef handler(e, c):\n    print('about to exit')\n    os._exit(3)\n",
+     "Runtime.ExitError"),
+], ids=["timeout", "exit"])
+def test_failed_invocation_log_framing(shared_platform: PlatformProcess,
+                                       shared_client: fc2.Client, source: str,
+                                       error_type: str) -> None:
+    failed_invocation_framing(shared_platform, shared_client, source, error_type)
 
 
 @pytest.mark.xfail(strict=True, reason="the Start marker is written lazily with the first "
-                   "output, so a handler that prints nothing before it times out (or dies) "
+                   "output, so a handler that prints nothing before it times out or dies "
                    "leaves an End line without a Start line in its log and an empty Tail")
-def test_timeout_log_framing_of_a_silent_handler(shared_platform: PlatformProcess,
-                                                 shared_client: fc2.Client) -> None:
-    timed_out_tail(shared_platform, shared_client,
-                   "import time\ndef handler(e, c):\n    time.sleep(30)\n")
+@pytest.mark.parametrize(("source", "error_type"), [
+    ("import time\ndef handler(e, c):\n    time.sleep(30)\n", "Runtime.Timeout"),
+    ("import os\ndef handler(e, c):\n    os._exit(3)\n", "Runtime.ExitError"),
+], ids=["timeout", "exit"])
+def test_failed_invocation_log_framing_of_a_silent_handler(
+    shared_platform: PlatformProcess, shared_client: fc2.Client, source: str, error_type: str,
+) -> None:
+    failed_invocation_framing(shared_platform, shared_client, source, error_type)
 
 
 ASYNC = """
