@@ -215,3 +215,23 @@ def test_acknowledged_events_and_leases_survive_kill_9(tmp_path: Path) -> None:
     recovered, claimed = run(tmp_path, body)
     assert set(recovered) == leased
     assert sorted(claimed) == sorted(f"e{i}" for i in range(20))
+
+
+def test_purge_keeps_recent_records_and_pending_deliveries(tmp_path: Path) -> None:
+    async def body(queue: SqliteQueue) -> tuple[int, int, list[str]]:
+        for name in ("done", "delivering", "waiting"):
+            await queue.enqueue(submission(name))
+        jobs = {job.invocation_id: job for job in await queue.claim(
+            limit=2, room={}, default_room=5, lease_ms=60_000)}
+        await queue.settle(jobs["done"], Settlement(AttemptStatus.SUCCEEDED, Status.SUCCEEDED))
+        await queue.settle(jobs["delivering"], Settlement(
+            AttemptStatus.FAILED, Status.FAILED, error={"errorType": "E"},
+            deliveries=(NewDelivery(Condition.ON_FAILURE, "http://x/", b"{}"),)))
+        kept = await queue.purge(now_ms() - 60_000, limit=10)  # nothing is that old yet
+        purged = await queue.purge(now_ms() + 1, limit=10)
+        page = await queue.list(ListQuery(service="s", function="f"))
+        return kept, purged, sorted(r.invocation_id for r in page.items)
+
+    kept, purged, left = run(tmp_path, body)
+    assert (kept, purged) == (0, 1)
+    assert left == ["delivering", "waiting"]  # its delivery is still due; "waiting" never ran

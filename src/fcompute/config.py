@@ -40,6 +40,8 @@ class Settings:
     async_backoff_base_seconds: float = 1.0
     async_backoff_cap_seconds: float = 300.0
     async_max_in_flight: int = 64
+    # How long records of finished async invocations are kept.
+    async_record_retention_seconds: float = 7 * 86400.0
 
     @property
     def database(self) -> str:
@@ -81,6 +83,7 @@ ASYNC_ENV = {
     "FCOMPUTE_ASYNC_BACKOFF_BASE_SECONDS": ("async_backoff_base_seconds", float),
     "FCOMPUTE_ASYNC_BACKOFF_CAP_SECONDS": ("async_backoff_cap_seconds", float),
     "FCOMPUTE_ASYNC_MAX_IN_FLIGHT": ("async_max_in_flight", int),
+    "FCOMPUTE_ASYNC_RECORD_RETENTION_SECONDS": ("async_record_retention_seconds", float),
 }
 
 

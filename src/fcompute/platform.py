@@ -146,6 +146,7 @@ def build_platform(settings: Settings) -> Platform:
         # Twice the share claimed: recording outcomes overlaps with running the next ones.
         per_function=2 * share,
         max_in_flight=settings.async_max_in_flight,
+        retention_ms=int(settings.async_record_retention_seconds * 1000),
     ))
     invocations = AsyncInvocations(queue, dispatcher, catalog, codestore)
     async_api = AsyncInvocationsApi(invocations)

@@ -93,7 +93,9 @@ def _destination(config: JsonDict, key: str, parser: DestinationParser) -> str |
 
 def parse_config(body: JsonDict, parser: DestinationParser) -> AsyncInvokeConfig:
     """Validates a PUT body; fields left out take their defaults."""
-    destinations = body.get("destinationConfig") or {}
+    destinations = body.get("destinationConfig")
+    if destinations is None:
+        destinations = {}
     if not isinstance(destinations, dict):
         raise errors.InvalidArgument("destinationConfig must be an object")
     stateful = body.get("statefulInvocation", True)

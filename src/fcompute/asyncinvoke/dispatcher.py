@@ -43,6 +43,9 @@ class DispatchLimits:
     idle_poll_s: float = 1.0
     # On shutdown, running jobs get this long to finish; the rest are recovered at start.
     drain_s: float = 2.0
+    # Finished records are kept this long, then deleted in batches.
+    retention_ms: int = 7 * 86400 * 1000
+    purge_every_s: float = 600.0
 
 
 class Dispatcher:
@@ -69,7 +72,8 @@ class Dispatcher:
         self._queue.subscribe(self.poke)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._dispatch_forever(), name="async-dispatch"),
-                       loop.create_task(self._renew_forever(), name="async-lease-renewal")]
+                       loop.create_task(self._renew_forever(), name="async-lease-renewal"),
+                       loop.create_task(self._purge_forever(), name="async-retention")]
 
     def poke(self) -> None:
         if self._wake is not None:
@@ -187,3 +191,15 @@ class Dispatcher:
                 await self._queue.renew(jobs, self.limits.lease_ms)
             except Exception:
                 log.exception("async queue: renewing leases failed")
+
+    async def _purge_forever(self) -> None:
+        while True:
+            try:
+                cutoff = now_ms() - self.limits.retention_ms
+                # Small batches: the writer is shared with acknowledgements.
+                for _ in range(1000):
+                    if await self._queue.purge(cutoff, limit=500) < 500:
+                        break
+            except Exception:
+                log.exception("async queue: deleting old records failed")
+            await asyncio.sleep(self.limits.purge_every_s)

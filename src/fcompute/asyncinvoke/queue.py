@@ -176,6 +176,10 @@ class AsyncQueue(Protocol):
 
     async def list(self, query: ListQuery) -> Page[InvocationRecord]: ...
 
+    async def purge(self, ended_before_ms: int, limit: int) -> int:
+        """Deletes up to ``limit`` finished records (deliveries done too) that ended before
+        the time; returns how many went."""
+
     async def next_due_ms(self, exclude: Collection[str]) -> int | None:
         """When the earliest pending job outside the ``exclude`` capacity keys is due."""
 

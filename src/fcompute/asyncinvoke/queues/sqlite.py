@@ -325,6 +325,29 @@ class SqliteQueue:
             self._notify()
         return recovered
 
+    async def purge(self, ended_before_ms: int, limit: int) -> int:
+        def purge(conn: sqlite3.Connection) -> int:
+            # Finished long enough ago, and no delivery of theirs still pending or running.
+            seqs = [row[0] for row in conn.execute(
+                "SELECT seq FROM jobs AS j WHERE kind = 'invocation' AND ended_ms < ?"
+                " AND status IN ('Succeeded', 'Failed', 'Expired', 'Stopped')"
+                " AND NOT EXISTS (SELECT 1 FROM jobs AS d WHERE d.parent_seq = j.seq"
+                " AND d.status IN ('Enqueued', 'Retrying', 'Running')) LIMIT ?",
+                (ended_before_ms, limit),
+            )]
+            if not seqs:
+                return 0
+            marks = _marks(seqs)
+            doomed = seqs + [row[0] for row in conn.execute(
+                f"SELECT seq FROM jobs WHERE parent_seq IN ({marks})", seqs)]
+            for chunk in range(0, len(doomed), 500):
+                part = doomed[chunk:chunk + 500]
+                conn.execute(f"DELETE FROM attempts WHERE job_seq IN ({_marks(part)})", part)
+                conn.execute(f"DELETE FROM jobs WHERE seq IN ({_marks(part)})", part)
+            return len(seqs)
+
+        return await self._writer.submit(purge, durable=False)
+
     # reads -----------------------------------------------------------------
 
     async def get(self, service: str, function: str, invocation_id: str) -> InvocationRecord:

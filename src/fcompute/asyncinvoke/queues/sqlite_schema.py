@@ -64,6 +64,8 @@ CREATE INDEX jobs_by_function ON jobs (service, function, created_ms, seq)
 -- Listing by status ("which of them failed?") must not scan every record of the function.
 CREATE INDEX jobs_by_status ON jobs (service, function, status, created_ms, seq)
     WHERE kind = 'invocation';
+-- Retention: the oldest finished records go first.
+CREATE INDEX jobs_ended ON jobs (ended_ms) WHERE kind = 'invocation';
 CREATE INDEX jobs_by_parent ON jobs (parent_seq) WHERE parent_seq IS NOT NULL;
 CREATE INDEX jobs_by_replay ON jobs (service, function, replay_of) WHERE replay_of IS NOT NULL;
 CREATE TABLE attempts (
