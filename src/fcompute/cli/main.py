@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from fcompute.cli import deploy, invoke, listing, remove
+from fcompute.cli import async_commands, deploy, invoke, listing, remove
 from fcompute.cli.common import add_endpoint_option
 from fcompute.config import DEFAULT_PORT, Settings, UnsafeBindError, access_keys_from_env
 
 # Command groups besides serve: each module's register(commands) adds its subcommands.
-COMMAND_GROUPS = [deploy, invoke, listing, remove]
+COMMAND_GROUPS = [deploy, invoke, listing, remove, async_commands]
 
 
 def serve_command(args: argparse.Namespace) -> int:
