@@ -99,3 +99,23 @@ def test_kill_9_with_1000_events_queued_or_running(make_platform: Any) -> None:
         attempts = records[invocation_id]["attempts"]
         assert attempts[0]["error"]["errorType"] == "Platform.Interrupted"
         assert attempts[-1]["status"] == "Succeeded"
+
+
+def test_a_clean_restart_finishes_every_event(make_platform: Any) -> None:
+    platform: PlatformProcess = make_platform()
+    sdk = fc2.Client(endpoint=platform.endpoint, accessKeyID="t", accessKeySecret="t")
+    deploy(sdk, "svc", "fn", {"index.py": APPENDER.replace("0.05", "0.3")})
+    url = f"{platform.endpoint}{API}/services/svc/functions/fn/invocations"
+    with httpx.Client(timeout=60) as client:
+        for index in range(40):
+            response = client.post(url, content=event_id(index).encode(), headers={
+                "x-fc-invocation-type": "Async",
+                "x-fc-stateful-async-invocation-id": event_id(index),
+            })
+            assert response.status_code == 202
+    assert wait_for(lambda: "RAN ev" in function_log(platform, "svc", "fn"), 20)
+    platform.restart()  # SIGTERM: running events get a moment, the rest wait for the start
+    assert wait_for(lambda: {r["status"] for r in all_records(platform, "svc", "fn")}
+                    == {"Succeeded"}, 60)
+    assert set(runs_by_event(function_log(platform, "svc", "fn"))) == {
+        event_id(i) for i in range(40)}

@@ -90,9 +90,13 @@ class Dispatcher:
     async def close(self) -> None:
         self._closing = True
         self.poke()
-        for task in self._tasks:
+        # The dispatch loop (the first task) is not cancelled but left to finish its claim:
+        # a claim cut off would lease jobs no task runs, and they would wait for the next
+        # start. The other loops only sleep between rounds.
+        if self._tasks:
+            await self._tasks[0]
+        for task in self._tasks[1:]:
             task.cancel()
-        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         running = [task for _, task in self._running.values()]
@@ -131,6 +135,8 @@ class Dispatcher:
             self._wake.clear()
             try:
                 await self._claim_all()
+                if self._closing:
+                    return
                 timeout = await self._idle_timeout()
             except Exception:
                 log.exception("async queue: dispatching failed; trying again shortly")
