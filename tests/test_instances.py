@@ -45,10 +45,12 @@ def handler(event, context):
     request = json.loads(event or b"{}")
     if request.get("started"):
         print("started", request["started"], INSTANCE)
+    began = time.time()
     if request.get("sleep"):
         time.sleep(request["sleep"])
     return json.dumps({"count": COUNT, "tmp_seen": seen, "instance": INSTANCE,
-                       "witness": WITNESS, "version": os.environ.get("VERSION", "")})
+                       "witness": WITNESS, "version": os.environ.get("VERSION", ""),
+                       "began": began, "ended": time.time()})
 """
 
 
@@ -112,6 +114,7 @@ def test_keep_alive_expiry_stops_idle_instances(make_platform: MakePlatform) -> 
     assert later["instance"] != first["instance"]
 
 
+@pytest.mark.slow
 def test_parallel_invocations_fan_out_to_instances(shared_platform: PlatformProcess,
                                                    shared_client: fc2.Client) -> None:
     service = unique("svc")
@@ -119,19 +122,20 @@ def test_parallel_invocations_fan_out_to_instances(shared_platform: PlatformProc
     parallel = 4
     handler_seconds = 1.0
 
-    def batch() -> tuple[float, set[str]]:
+    def batch() -> tuple[float, list[dict[str, Any]]]:
         started = time.monotonic()
         with ThreadPoolExecutor(parallel) as pool:
             results = list(pool.map(lambda _: invoke(shared_platform, service,
                                                      sleep=handler_seconds), range(parallel)))
-        return time.monotonic() - started, {r["instance"] for r in results}
+        return time.monotonic() - started, results
 
-    _, cold = batch()  # starts the instances
-    assert len(cold) == parallel
-    elapsed, warm = batch()
-    assert warm == cold
-    # Run one after another they would take parallel * handler_seconds.
-    assert elapsed < handler_seconds * 1.7, f"{parallel} invocations took {elapsed:.2f} s"
+    for _ in range(2):  # cold instances first, then the same instances warm
+        elapsed, results = batch()
+        assert len({r["instance"] for r in results}) == parallel
+        # All handlers were running at one same moment...
+        assert max(r["began"] for r in results) < min(r["ended"] for r in results)
+        # ...so the batch took about one handler's time, not four.
+        assert elapsed < handler_seconds * 2.5, f"{parallel} invocations took {elapsed:.2f} s"
 
 
 def test_instance_cap_answers_429(make_platform: MakePlatform) -> None:
@@ -182,7 +186,7 @@ def test_code_update_during_an_invocation(shared_platform: PlatformProcess,
     deploy_stateful(shared_client, service, environmentVariables={"VERSION": "old"})
     marker = unique("busy")
     with ThreadPoolExecutor(1) as pool:
-        in_flight = pool.submit(invoke, shared_platform, service, sleep=2, started=marker)
+        in_flight = pool.submit(invoke, shared_platform, service, sleep=3, started=marker)
         assert wait_for(lambda: started_in_log(shared_platform, service, marker), 10)
         code = tmp_path / "new-code"
         code.mkdir()
@@ -192,10 +196,8 @@ def test_code_update_during_an_invocation(shared_platform: PlatformProcess,
         )
         shared_client.update_function(service, "fn", codeDir=str(code),
                                       environmentVariables={"VERSION": "new"})
-        started = time.monotonic()
         fresh = shared_client.invoke_function(service, "fn").data.decode()
-        assert time.monotonic() - started < 1.5  # did not wait for the old invocation
-        assert not in_flight.done()
+        assert not in_flight.done()  # the new request did not wait for the old one
         old = in_flight.result()
     assert fresh == "new code new"
     assert old["version"] == "old"

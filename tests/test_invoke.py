@@ -215,7 +215,7 @@ def test_timeout_kills_the_instance_and_its_children(
         assert wait_for(lambda: bool(processes_with(token)), 5), "the child never started"
         response = pending.result()
     elapsed = time.monotonic() - started
-    assert 0.9 <= elapsed < 3.0
+    assert 0.9 <= elapsed < 3.5
     assert response.status_code == 200
     assert response.headers["x-fc-error-type"] == "UnhandledInvocationError"
     error = response.json()
@@ -286,9 +286,9 @@ def test_async_invocation_answers_202_at_once_and_runs_later(
     deploy(shared_client, service, "fn", {"index.py": ASYNC})
     token = unique("run")
     started = time.monotonic()
-    response = invoke_raw(shared_platform, service, "fn", f"{token}|1.5".encode(),
+    response = invoke_raw(shared_platform, service, "fn", f"{token}|2.5".encode(),
                           headers={"x-fc-invocation-type": "Async"})
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0  # well before the handler can have finished
     assert response.status_code == 202
     assert response.content == b""
     request_id = response.headers["x-fc-request-id"]
