@@ -4,6 +4,7 @@ were in flight at the kill may run twice."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import signal
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +44,7 @@ def runs_by_event(log: str) -> collections.Counter[str]:
 
 def leased_in(queue_file: str) -> set[str]:
     """Invocations the dead process held (status Running), read before any restart."""
-    with sqlite3.connect(queue_file) as conn:
+    with contextlib.closing(sqlite3.connect(queue_file)) as conn:
         return {row[0] for row in conn.execute(
             "SELECT invocation_id FROM jobs WHERE kind = 'invocation' AND status = 'Running'")}
 
@@ -51,7 +52,9 @@ def leased_in(queue_file: str) -> set[str]:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_kill_9_with_1000_events_queued_or_running(make_platform: Any) -> None:
-    platform: PlatformProcess = make_platform()
+    # Eight instances, four for async: draining takes 1000 x 50 ms / 4 = 12.5 s at least,
+    # so the kill lands mid-drain even when acknowledging is slow on a busy machine.
+    platform: PlatformProcess = make_platform("--max-instances", "8")
     sdk = fc2.Client(endpoint=platform.endpoint, accessKeyID="t", accessKeySecret="t")
     deploy(sdk, "svc", "fn", {"index.py": APPENDER})
     url = f"{platform.endpoint}{API}/services/svc/functions/fn/invocations"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -202,7 +203,7 @@ def test_acknowledged_events_and_leases_survive_kill_9(tmp_path: Path) -> None:
                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert process.returncode == -signal.SIGKILL
     # Before recovery the file says which five were leased when the process died.
-    with sqlite3.connect(tmp_path / "queue.db") as conn:
+    with contextlib.closing(sqlite3.connect(tmp_path / "queue.db")) as conn:
         leased = {row[0] for row in conn.execute(
             "SELECT invocation_id FROM jobs WHERE status = 'Running'")}
     assert leased == {f"e{i}" for i in range(5)}

@@ -78,10 +78,11 @@ def test_function_errors_are_retried_up_to_the_limit_with_backoff(
     assert all(a["error"]["errorType"] == "KeyError" for a in record["attempts"])
     assert len({a["requestId"] for a in record["attempts"]}) == 3
     assert record["error"]["errorType"] == "KeyError"
-    # Backoff 0.2 s then 0.4 s, each within 20 % jitter.
+    # Backoff 0.2 s then 0.4 s, each within 20 % jitter (the lower bounds are what the
+    # policy promises; the upper ones leave room for a busy machine).
     first, second = gaps_ms(record)
-    assert 150 <= first <= 600, first
-    assert 300 <= second <= 900, second
+    assert 160 <= first <= 1500, first
+    assert 320 <= second <= 2000, second
 
     deploy(sdk, "svc", "never", {"index.py": ALWAYS_FAILS})
     assert put_config(platform, "svc", "never", maxAsyncRetryAttempts=0).status_code == 200
@@ -147,6 +148,6 @@ def test_throttling_is_a_system_error_retried_until_the_event_expires(
     assert record["systemErrors"] >= 2
     assert len(record["attempts"]) >= 2
     assert {a["error"]["errorType"] for a in record["attempts"]} == {"Platform.Throttled"}
-    assert record["endTime"] - record["startedTime"] <= 2000 + 1000
+    assert record["endTime"] - record["startedTime"] <= 2000 + 2000
     # An event that expired is not run afterwards, even now that the instance is free.
     assert "RAN late" not in function_log(platform, "svc", "fn")

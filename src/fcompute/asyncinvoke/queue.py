@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from fcompute.asyncinvoke.records import (
@@ -119,6 +119,8 @@ class Settlement:
     error_class: str | None = None
     version: CodeVersion | None = None
     deliveries: tuple[NewDelivery, ...] = ()
+    # When the attempt ended: when its outcome was known, not when it was written down.
+    ended_ms: int = field(default_factory=lambda: now_ms())
 
 
 @dataclass(frozen=True)

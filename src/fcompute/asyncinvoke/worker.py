@@ -130,17 +130,19 @@ class Worker:
     def _failed(self, job: Job, config: AsyncInvokeConfig, error: JsonDict,
                 version: CodeVersion | None) -> Settlement:
         error_class = policy.classify(str(error.get("errorType") or ""))
+        now = now_ms()
         decision = policy.decide(
             error_class,
             function_errors=job.function_errors + (error_class is policy.ErrorClass.FUNCTION),
             system_errors=job.system_errors + (error_class is policy.ErrorClass.SYSTEM),
-            created_ms=job.created_ms, now_ms=now_ms(), limits=config.limits,
+            created_ms=job.created_ms, now_ms=now, limits=config.limits,
             backoff=self._backoff, rand=self._rand(),
         )
         if decision.verdict is policy.Verdict.RETRY:
             return Settlement(AttemptStatus.FAILED, Status.RETRYING,
                               retry_at_ms=decision.retry_at_ms, error=error,
-                              error_class=_error_counter(error_class), version=version)
+                              error_class=_error_counter(error_class), version=version,
+                              ended_ms=now)
         expired = decision.verdict is policy.Verdict.EXPIRE
         return self._final(job, config, AttemptStatus.FAILED,
                            Status.EXPIRED if expired else Status.FAILED, error=error,

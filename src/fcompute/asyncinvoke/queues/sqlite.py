@@ -237,7 +237,7 @@ class SqliteQueue:
             if (row is None or row["status"] != Status.RUNNING.value or row["owner"] != owner
                     or row["attempts"] != job.attempt):
                 return False  # stopped, or taken over: this claim no longer counts
-            now = now_ms()
+            now = s.ended_ms
             conn.execute(
                 "UPDATE attempts SET status = ?, ended_ms = ?, error = ?, version = ?"
                 " WHERE job_seq = ? AND number = ?",
