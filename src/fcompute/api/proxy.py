@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fcompute import limits
@@ -14,6 +16,7 @@ from fcompute.errors import MethodNotAllowed, NotFound
 from fcompute.invoke.catalog import FunctionCatalog
 from fcompute.invoke.invoker import Invoker
 from fcompute.invoke.result import Timings
+from fcompute.pool.connection import Frame
 from fcompute.pool.instance import InstanceFailure
 from fcompute.runtime import errors as runtime_errors
 from fcompute.runtime.protocol import Kind
@@ -55,20 +58,28 @@ class ProxyApi:
         body = await request.body(limits.MAX_SYNC_PAYLOAD_BYTES)
         meta = self._request_meta(request)
         timings = Timings()
+        # aclosing: leaving the loop early must release the instance now, not at GC time.
+        async with contextlib.aclosing(
+            self._invoker.http(resolved, meta, body, timings)
+        ) as frames:
+            return await self._forward(frames, send, request.request_id)
+
+    @staticmethod
+    async def _forward(frames: AsyncIterator[Frame], send: Send, request_id: str) -> Response:
+        """Relays the instance's response frames to the client as they arrive."""
         started = False
         try:
-            async for kind, frame_meta, payload in self._invoker.http(
-                resolved, meta, body, timings
-            ):
+            async for kind, frame_meta, payload in frames:
                 if kind is Kind.HTTP_START:
-                    headers = [
-                        (str(k).lower().encode("latin-1"), str(v).encode("latin-1"))
-                        for k, v in frame_meta.get("headers", [])
-                        if str(k).lower() not in HOP_BY_HOP
-                    ]
-                    headers.append((b"x-fc-request-id", request.request_id.encode()))
-                    await send({"type": "http.response.start",
-                                "status": int(frame_meta.get("status", 200)),
+                    try:
+                        status, headers = response_head(frame_meta)
+                    except ValueError as exc:
+                        return function_error(502, {
+                            "errorType": runtime_errors.WSGI_ERROR, "errorMessage": str(exc),
+                            "stackTrace": [],
+                        })
+                    headers.append((b"x-fc-request-id", request_id.encode()))
+                    await send({"type": "http.response.start", "status": status,
                                 "headers": headers})
                     started = True
                 elif kind is Kind.HTTP_BODY:
@@ -77,13 +88,12 @@ class ProxyApi:
                 elif kind is Kind.HTTP_END:
                     await send({"type": "http.response.body", "body": b""})
                 elif kind is Kind.ERROR:
-                    if started:
-                        # The status is already out; ending the body is all that is left.
-                        await send({"type": "http.response.body", "body": b""})
-                    else:
+                    if not started:
                         error = {k: frame_meta.get(k)
                                  for k in ("errorMessage", "errorType", "stackTrace")}
                         return function_error(502, error)
+                    # The status is already out; ending the body is all that is left.
+                    await send({"type": "http.response.body", "body": b""})
         except InstanceFailure as failure:
             if started:
                 await send({"type": "http.response.body", "body": b""})
@@ -113,6 +123,34 @@ class ProxyApi:
             "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
             "requestUri": raw_path.decode("latin-1") + (f"?{query}" if query else ""),
         }
+
+
+def response_head(meta: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]]]:
+    """The function's status and headers, refusing what would corrupt the HTTP framing.
+
+    The agent validates headers too, but user code shares the instance with it and could
+    send any frame: this check is the one that protects the platform's own responses.
+    """
+    status = meta.get("status", 200)
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        raise ValueError(f"invalid response status {status!r}")
+    headers: list[tuple[bytes, bytes]] = []
+    for pair in meta.get("headers", []):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ValueError("malformed response header")
+        name, value = (str(pair[0]).lower(), str(pair[1]))
+        if name in HOP_BY_HOP:
+            continue
+        try:
+            raw_name, raw_value = name.encode("latin-1"), value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(f"response header {name!r} is not latin-1") from None
+        if not raw_name or any(c in raw_name for c in b" :\r\n\0") or any(
+            c in raw_value for c in b"\r\n\0"
+        ):
+            raise ValueError(f"response header {name!r} contains forbidden characters")
+        headers.append((raw_name, raw_value))
+    return status, headers
 
 
 def function_error(status: int, error: dict[str, Any]) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +142,7 @@ class Invoker:
 
     async def http(
         self, resolved: Resolved, request: dict[str, Any], body: bytes, timings: Timings
-    ) -> AsyncIterator[Frame]:
+    ) -> AsyncGenerator[Frame, None]:
         """Streams the WSGI response frames; raises InstanceFailure before the first frame."""
         pool = self._pool_for(resolved)
         request_id = request["requestId"]

@@ -52,6 +52,25 @@ def build_environ(agent: Agent, request: dict[str, Any], body: bytes) -> dict[st
     return environ
 
 
+class WSGIProtocolError(Exception):
+    """The application broke the WSGI contract (PEP 3333)."""
+
+
+def check_header(name: object, value: object) -> None:
+    """PEP 3333: header names and values are latin-1 str without control characters."""
+    for part in (name, value):
+        if not isinstance(part, str):
+            raise WSGIProtocolError(f"header {name!r}: names and values must be str")
+        try:
+            part.encode("latin-1")
+        except UnicodeEncodeError:
+            raise WSGIProtocolError(
+                f"header {name!r}: {part!r} is not latin-1; encode it (e.g. RFC 8187)"
+            ) from None
+        if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in part):
+            raise WSGIProtocolError(f"header {name!r}: control characters are not allowed")
+
+
 def serve_http(agent: Agent, request: dict[str, Any], body: bytes) -> None:
     request_id = request["requestId"]
     agent.begin(request_id)
@@ -64,17 +83,22 @@ def serve_http(agent: Agent, request: dict[str, Any], body: bytes) -> None:
         if exc_info and state["sent"]:
             raise exc_info[1].with_traceback(exc_info[2])
         code = int(status.split(" ", 1)[0])
+        for name, value in headers:
+            check_header(name, value)
         state["head"] = {"status": code, "headers": [[k, v] for k, v in headers]}
         return write
 
     def send_head() -> None:
         if not state["sent"]:
             if state["head"] is None:
-                raise RuntimeError("the WSGI application did not call start_response")
+                raise WSGIProtocolError("the application did not call start_response")
             agent.send(Kind.HTTP_START, state["head"])
             state["sent"] = True
 
     def write(data: bytes) -> None:
+        # Checked before the head goes out, so a wrong type still becomes a 502, not a 200.
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise WSGIProtocolError(f"response chunks must be bytes, got {type(data).__name__}")
         send_head()
         if data:
             agent.send(Kind.HTTP_BODY, None, bytes(data))
@@ -91,7 +115,7 @@ def serve_http(agent: Agent, request: dict[str, Any], body: bytes) -> None:
         send_head()
     except BaseException as exc:
         error = agent.describe(exc)
-        if isinstance(exc, RuntimeError) and "start_response" in str(exc):
+        if isinstance(exc, WSGIProtocolError):
             error["errorType"] = errors.WSGI_ERROR
         agent.log_error(error)
         agent.log_end("Invoke", request_id)
