@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import os
+import stat
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -471,8 +472,6 @@ def test_parallel_creates_respect_the_function_limit(shared_client: fc2.Client) 
     assert len(names) == 50
 
 
-@pytest.mark.xfail(strict=True, reason="the SDK keeps symlinks of codeDir in the zip, but the "
-                   "code store extracts a symlink entry as a plain file holding the target path")
 def test_code_dir_symlinks_inside_the_package_work(shared_client: fc2.Client,
                                                    tmp_path: Path) -> None:
     service = new_service(shared_client)
@@ -485,3 +484,24 @@ def test_code_dir_symlinks_inside_the_package_work(shared_client: fc2.Client,
     os.symlink("v2", code / "current")
     shared_client.create_function(service, "fn", "python3", "index.handler", codeDir=str(code))
     assert shared_client.invoke_function(service, "fn").data == b"from v2:True"
+
+
+
+def test_zip_entry_below_a_symlink_is_refused(
+    shared_platform: PlatformProcess, shared_client: fc2.Client
+) -> None:
+    service = new_service(shared_client)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        link = zipfile.ZipInfo("escape")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "/etc")
+        archive.writestr("escape/passwd", "overwritten")
+        archive.writestr("index.py", "def handler(event, context):\n    return 'x'\n")
+    response = raw_create(shared_platform, service, {
+        "functionName": "fn", "runtime": "python3", "handler": "index.handler",
+        "code": {"zipFile": base64.b64encode(buffer.getvalue()).decode()},
+    })
+    assert response.status_code == 400, response.text
+    assert response.json()["ErrorCode"] == "InvalidArgument"
+    assert "below a symbolic link" in response.json()["ErrorMessage"]

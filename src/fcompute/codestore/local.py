@@ -24,6 +24,10 @@ def code_checksum(data: bytes) -> str:
     return str(crc64.xz(data))
 
 
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
 def _safe_member(name: str) -> bool:
     path = PurePosixPath(name)
     return not path.is_absolute() and ".." not in path.parts
@@ -59,10 +63,18 @@ class LocalCodeStore:
         try:
             with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
                 total = 0
+                links = {info.filename.rstrip("/") for info in archive.infolist()
+                         if _is_symlink(info)}
                 for info in archive.infolist():
                     if not _safe_member(info.filename):
                         raise InvalidArgument(
                             f"code zip entry {info.filename!r} points outside the code directory"
+                        )
+                    # An entry below a symlink would be written through the link on extraction.
+                    parents = PurePosixPath(info.filename).parents
+                    if any(str(parent) in links for parent in parents):
+                        raise InvalidArgument(
+                            f"code zip entry {info.filename!r} lies below a symbolic link"
                         )
                     total += info.file_size
                 if total > limits.MAX_UNZIPPED_CODE_BYTES:
@@ -89,12 +101,24 @@ class LocalCodeStore:
             staging = Path(tempfile.mkdtemp(dir=self._trees, prefix=".extract-"))
             try:
                 with zipfile.ZipFile(self.zip_path(digest)) as archive:
+                    links: list[tuple[str, str]] = []
                     for info in archive.infolist():
+                        if _is_symlink(info):
+                            links.append((info.filename.rstrip("/"),
+                                          archive.read(info).decode("utf-8")))
+                            continue
                         archive.extract(info, staging)
                         mode = (info.external_attr >> 16) & 0o777
                         if mode and not info.is_dir():
                             # Keep the executable bit of scripts; never keep write bits.
                             os.chmod(staging / info.filename, (mode & 0o555) | 0o444)
+                    # Links last: nothing is ever extracted through one. Their targets are
+                    # only read by the instance, which sees what its sandbox lets it see.
+                    for name, target in links:
+                        link = staging / name
+                        link.parent.mkdir(parents=True, exist_ok=True)
+                        link.unlink(missing_ok=True)
+                        os.symlink(target, link)
                 _make_read_only(staging)
                 os.replace(staging, tree)
             except BaseException:
