@@ -255,9 +255,6 @@ def test_failed_invocation_log_framing(shared_platform: PlatformProcess,
     failed_invocation_framing(shared_platform, shared_client, source, error_type)
 
 
-@pytest.mark.xfail(strict=True, reason="the Start marker is written lazily with the first "
-                   "output, so a handler that prints nothing before it times out or dies "
-                   "leaves an End line without a Start line in its log and an empty Tail")
 @pytest.mark.parametrize(("source", "error_type"), [
     ("import time\ndef handler(e, c):\n    time.sleep(30)\n", "Runtime.Timeout"),
     ("import os\ndef handler(e, c):\n    os._exit(3)\n", "Runtime.ExitError"),

@@ -134,9 +134,10 @@ class Invoker:
     ) -> None:
         """The instance died mid-invocation: finish its log framing and recover the tail."""
         error = result.error or {}
-        text = (f"{error.get('errorType')}: {error.get('errorMessage')}\n"
-                f"FC Invoke End RequestId: {request_id}\n")
-        await asyncio.to_thread(self._logs.append, log_path, text)
+        await asyncio.to_thread(
+            self._logs.close_failed, log_path, request_id,
+            f"{error.get('errorType')}: {error.get('errorMessage')}",
+        )
         if log_tail:
             result.log_tail = await asyncio.to_thread(self._logs.tail_of, log_path, request_id)
 
@@ -160,9 +161,8 @@ class Invoker:
         except InstanceFailure as failure:
             error = failure.error
             await asyncio.to_thread(
-                self._logs.append, pool.launch.log_path,
-                f"{error['errorType']}: {error['errorMessage']}\n"
-                f"FC Invoke End RequestId: {request_id}\n",
+                self._logs.close_failed, pool.launch.log_path, request_id,
+                f"{error['errorType']}: {error['errorMessage']}",
             )
             raise
         finally:

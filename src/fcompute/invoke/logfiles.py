@@ -38,6 +38,19 @@ class LogFiles:
         return chunk[-LOG_TAIL_BYTES:].decode("utf-8", "replace")
 
     @staticmethod
+    def close_failed(path: Path, request_id: str, error: str) -> None:
+        """Ends the framing of an invocation whose instance died.
+
+        The agent writes the Start marker with the first output, so a silent handler that
+        timed out or crashed has none yet: it is written here, before the error and End.
+        """
+        start = f"FC Invoke Start RequestId: {request_id}\n"
+        text = f"{error}\nFC Invoke End RequestId: {request_id}\n"
+        if not LogFiles.tail_of(path, request_id):
+            text = start + text
+        LogFiles.append(path, text)
+
+    @staticmethod
     def append(path: Path, text: str) -> None:
         with open(path, "ab") as handle:
             handle.write(text.encode("utf-8", "replace"))
