@@ -45,7 +45,9 @@ class Agent:
 
     def receive(self) -> tuple[Kind, dict[str, Any], bytes] | None:
         while not self.pending:
-            data = self.sock.recv(262144)
+            # Not larger: recv() allocates its whole size first, and from 128 KiB up that
+            # is an mmap and munmap per call (~13 us here against ~1.3 us at 64 KiB).
+            data = self.sock.recv(65536)
             if not data:
                 return None
             self.pending.extend(self.decoder.feed(data))
