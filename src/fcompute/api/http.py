@@ -56,6 +56,12 @@ class Request:
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default)
 
+    def _raw_header(self, name: bytes) -> str:
+        """One header as ``headers`` has it, without decoding all of them (the invoke path
+        needs only this one)."""
+        values = [value for key, value in self.scope["headers"] if key == name]
+        return b",".join(values).decode("latin-1")
+
     @property
     def query_string(self) -> str:
         return bytes(self.scope.get("query_string", b"")).decode("latin-1")
@@ -74,7 +80,8 @@ class Request:
     async def body(self, limit: int) -> bytes:
         if self._body is not None:
             return self._body
-        declared = self.header("content-length")
+        declared = (self._headers.get("content-length", "") if self._headers is not None
+                    else self._raw_header(b"content-length"))
         if declared.isdigit() and int(declared) > limit:
             raise EntityTooLarge(f"request body is {declared} bytes, at most {limit} allowed")
         chunks: list[bytes] = []
@@ -121,8 +128,9 @@ class Response:
         raw: RawHeaders = [(b"x-fc-request-id", request_id.encode())]
         if self.status != 204:
             raw.append((b"content-type", self.content_type.encode()))
-            raw.append((b"content-length", str(len(self.body)).encode()))
-        raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers)
+            raw.append((b"content-length", b"%d" % len(self.body)))
+        for name, value in self.headers:
+            raw.append((name.encode("latin-1"), value.encode("latin-1")))
         await send({"type": "http.response.start", "status": self.status, "headers": raw})
         await send({"type": "http.response.body", "body": self.body})
 
