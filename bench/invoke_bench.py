@@ -309,9 +309,11 @@ def main(argv: list[str]) -> int:
             run_throughput(target, client, args.concurrency, 1.0, record=False)
         for round_number in range(args.rounds):
             print(f"round {round_number + 1}/{args.rounds}", file=sys.stderr, flush=True)
-            for target in targets:
+            # Alternate the order so that no server always runs right after another.
+            ordered = targets if round_number % 2 == 0 else targets[::-1]
+            for target in ordered:
                 run_latency(target, args.latency_seconds)
-            for target in targets:
+            for target in ordered:
                 run_throughput(target, client, args.concurrency, args.throughput_seconds)
         instances = len(platform.descendants())
         first: dict[str, FirstInvokes] = {}
