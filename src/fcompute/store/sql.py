@@ -41,12 +41,12 @@ def _check_etag(current: str, if_match: str | None, what: str) -> None:
 
 
 class SqlStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_args: dict[str, Any] | None = None) -> None:
         is_sqlite = url.startswith("sqlite")
-        self._engine = sa.create_engine(
-            url,
-            connect_args={"check_same_thread": False} if is_sqlite else {},
-        )
+        args = dict(connect_args or {})
+        if is_sqlite:
+            args["check_same_thread"] = False
+        self._engine = sa.create_engine(url, connect_args=args)
         if is_sqlite:
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
         upgrade_to_head(self._engine)
