@@ -236,3 +236,14 @@ def test_purge_keeps_recent_records_and_pending_deliveries(tmp_path: Path) -> No
     kept, purged, left = run(tmp_path, body)
     assert (kept, purged) == (0, 1)
     assert left == ["delivering", "waiting"]  # its delivery is still due; "waiting" never ran
+
+
+def test_claims_take_the_oldest_due_first_across_functions(tmp_path: Path) -> None:
+    async def body(queue: SqliteQueue) -> list[str]:
+        for name, function in (("a1", "a"), ("b1", "b"), ("a2", "a"), ("c1", "c")):
+            await queue.enqueue(submission(name, function=function))
+            await asyncio.sleep(0.002)  # distinct acceptance times
+        jobs = await queue.claim(limit=3, room={}, default_room=5, lease_ms=60_000)
+        return [job.invocation_id for job in jobs]
+
+    assert run(tmp_path, body) == ["a1", "b1", "a2"]

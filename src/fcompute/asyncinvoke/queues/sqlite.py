@@ -31,6 +31,7 @@ from fcompute.asyncinvoke.queue import (
 from fcompute.asyncinvoke.queues.sqlite_io import GroupCommitWriter, ReaderPool, connect
 from fcompute.asyncinvoke.queues.sqlite_schema import (
     PENDING_SQL,
+    due_by_key,
     dump_json,
     dump_version,
     ensure_schema,
@@ -135,29 +136,30 @@ class SqliteQueue:
 
         def claim(conn: sqlite3.Connection) -> list[Job]:
             now = now_ms()
-            excluded = [key for key, left in room.items() if left <= 0]
-            skip = f" AND fkey NOT IN ({_marks(excluded)})" if excluded else ""
-            # Over-fetch: the first rows may all belong to one function with little room.
-            candidates = conn.execute(
-                f"SELECT seq, fkey FROM jobs WHERE {PENDING_SQL} AND due_ms <= ?{skip}"
-                " ORDER BY due_ms, seq LIMIT ?", (now, *excluded, limit * 4),
-            ).fetchall()
-            # Leases of another owner that ran out: that process stopped renewing them.
-            stale = conn.execute(
-                "SELECT seq, fkey FROM jobs WHERE status = 'Running' AND lease_ms < ?"
-                " AND owner != ? LIMIT ?", (now, owner, limit),
-            ).fetchall()
             left = dict(room)
             chosen: list[int] = []
-            for seq, fkey in [*stale, *candidates]:
-                if len(chosen) >= limit:
-                    break
-                if fkey != DELIVERY_KEY:
-                    budget = left.get(fkey, default_room)
-                    if budget <= 0:
-                        continue
-                    left[fkey] = budget - 1
-                chosen.append(seq)
+            # Leases of another owner that ran out: that process stopped renewing them.
+            for seq, fkey in conn.execute(
+                "SELECT seq, fkey FROM jobs WHERE status = 'Running' AND lease_ms < ?"
+                " AND owner != ? LIMIT ?", (now, owner, limit),
+            ).fetchall():
+                if fkey == DELIVERY_KEY or left.get(fkey, default_room) > 0:
+                    if fkey != DELIVERY_KEY:
+                        left[fkey] = left.get(fkey, default_room) - 1
+                    chosen.append(seq)
+            # Due jobs of each function with room, at most its room each, merged in due
+            # order: one function's deep backlog neither slows nor starves the others.
+            candidates: list[tuple[int, int]] = []
+            for fkey, earliest in due_by_key(conn).items():
+                budget = limit if fkey == DELIVERY_KEY else min(limit, left.get(fkey,
+                                                                               default_room))
+                if earliest > now or budget <= 0:
+                    continue
+                candidates += [(row[0], row[1]) for row in conn.execute(
+                    f"SELECT due_ms, seq FROM jobs WHERE {PENDING_SQL} AND fkey = ?"
+                    " AND due_ms <= ? ORDER BY due_ms, seq LIMIT ?", (fkey, now, budget),
+                )]
+            chosen += [seq for _, seq in sorted(candidates)][:max(0, limit - len(chosen))]
             return [self._lease(conn, seq, now, now + lease_ms) for seq in chosen]
 
         return await self._writer.submit(claim, durable=False)
@@ -403,14 +405,11 @@ class SqliteQueue:
         return await self._readers.read(page)
 
     async def next_due_ms(self, exclude: Collection[str]) -> int | None:
-        keys = list(exclude)
+        skip = set(exclude)
 
         def earliest(conn: sqlite3.Connection) -> int | None:
-            skip = f" AND fkey NOT IN ({_marks(keys)})" if keys else ""
-            row = conn.execute(
-                f"SELECT MIN(due_ms) FROM jobs WHERE {PENDING_SQL}{skip}", keys
-            ).fetchone()
-            return None if row[0] is None else int(row[0])
+            due = [when for key, when in due_by_key(conn).items() if key not in skip]
+            return min(due, default=None)
 
         return await self._readers.read(earliest)
 

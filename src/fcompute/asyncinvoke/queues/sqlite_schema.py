@@ -56,8 +56,9 @@ CREATE TABLE jobs (
     destination TEXT,
     UNIQUE (kind, service, function, invocation_id)
 );
--- Claims scan only pending jobs, in due order.
-CREATE INDEX jobs_due ON jobs (due_ms, seq) WHERE status IN ('Enqueued', 'Retrying');
+-- Pending jobs per capacity key in due order: claims and the next-due time cost a few
+-- index probes per function with pending work, however deep one function's backlog is.
+CREATE INDEX jobs_due ON jobs (fkey, due_ms, seq) WHERE status IN ('Enqueued', 'Retrying');
 CREATE INDEX jobs_running ON jobs (lease_ms) WHERE status = 'Running';
 CREATE INDEX jobs_by_function ON jobs (service, function, created_ms, seq)
     WHERE kind = 'invocation';
@@ -82,6 +83,23 @@ CREATE TABLE attempts (
 """
 
 PENDING_SQL = "status IN ('Enqueued', 'Retrying')"
+
+# Every capacity key with pending jobs and its earliest due time, by skipping from key to
+# key along jobs_due (SQLite has no loose index scan of its own).
+DUE_BY_KEY_SQL = f"""
+WITH RECURSIVE pending_keys(fkey) AS (
+    SELECT MIN(fkey) FROM jobs WHERE {PENDING_SQL}
+    UNION ALL
+    SELECT (SELECT MIN(fkey) FROM jobs WHERE {PENDING_SQL} AND fkey > pending_keys.fkey)
+    FROM pending_keys WHERE pending_keys.fkey IS NOT NULL
+)
+SELECT fkey, (SELECT MIN(due_ms) FROM jobs WHERE {PENDING_SQL} AND jobs.fkey = pending_keys.fkey)
+FROM pending_keys WHERE fkey IS NOT NULL
+"""
+
+
+def due_by_key(conn: sqlite3.Connection) -> dict[str, int]:
+    return {str(key): int(due) for key, due in conn.execute(DUE_BY_KEY_SQL)}
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
