@@ -247,3 +247,23 @@ def test_claims_take_the_oldest_due_first_across_functions(tmp_path: Path) -> No
         return [job.invocation_id for job in jobs]
 
     assert run(tmp_path, body) == ["a1", "b1", "a2"]
+
+
+def test_a_lease_that_ran_out_elsewhere_is_taken_over(tmp_path: Path) -> None:
+    async def body(queue: SqliteQueue) -> tuple[int, list[AttemptStatus], int]:
+        await queue.enqueue(submission("a"))
+        [job] = await queue.claim(limit=1, room={}, default_room=1, lease_ms=60_000)
+        await queue.renew([job], lease_ms=120_000)  # ours: renewing keeps it
+
+        def hand_to_a_dead_owner(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE jobs SET owner = 'gone', lease_ms = 0")
+
+        await queue._writer.submit(hand_to_a_dead_owner, durable=False)
+        [again] = await queue.claim(limit=1, room={}, default_room=1, lease_ms=60_000)
+        record = await queue.get("s", "f", "a")
+        return again.attempt, [a.status for a in record.attempts], again.system_errors
+
+    attempt, statuses, system_errors = run(tmp_path, body)
+    assert attempt == 2
+    assert statuses == [AttemptStatus.INTERRUPTED, AttemptStatus.RUNNING]
+    assert system_errors == 1
