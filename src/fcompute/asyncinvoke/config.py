@@ -128,11 +128,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class AsyncConfigStore:
-    def __init__(self, url: str, cache_seconds: float) -> None:
+    def __init__(self, url: str, cache_seconds: float,
+                 connect_args: dict[str, Any] | None = None) -> None:
         is_sqlite = url.startswith("sqlite")
-        self._engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False} if is_sqlite else {}
-        )
+        args = dict(connect_args or {})
+        if is_sqlite:
+            args["check_same_thread"] = False
+        self._engine = sa.create_engine(url, connect_args=args)
         if is_sqlite:
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="async-config")
