@@ -13,7 +13,6 @@ from pathlib import Path
 from _http import BlockingClient, build_request
 
 BENCH_DIR = Path(__file__).resolve().parent
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -49,6 +48,8 @@ class Server:
             try:
                 client.call(request)
                 return
+            except OSError:  # accepted but dropped while the server was still starting
+                time.sleep(0.05)
             finally:
                 client.close()
         raise RuntimeError(f"{self.name} did not start:\n{self.log_path.read_text()}")
@@ -70,12 +71,19 @@ class Server:
 
     @staticmethod
     def _cpu_of(pid: int) -> float:
+        """CPU time of every thread of ``pid``, in seconds, with nanosecond resolution."""
+        total = 0
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            tids = os.listdir(f"/proc/{pid}/task")
         except OSError:
             return 0.0
-        # utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3.
-        return (int(fields[11]) + int(fields[12])) / _TICKS
+        for tid in tids:
+            try:
+                # schedstat(5): time on CPU (ns), time waiting to run, timeslices.
+                total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+        return total / 1e9
 
     def cpu_seconds(self) -> tuple[float, float]:
         """CPU time used so far by (the server process, its live descendants)."""
