@@ -203,6 +203,11 @@ def report(targets: list[Target], first: dict[str, FirstInvokes], args: argparse
     ]
     for label, values, fmt in rows:
         print(f"  {label:34}" + "".join(f"{fmt.format(v):>14}" for v in values))
+        if label.startswith("warm invoke p50"):
+            # Where the processes land on the CPUs changes from round to round and moves
+            # the p50 between two levels: show the spread, not only the median.
+            spreads = [f"{min(t.latency_p50):.3f}-{max(t.latency_p50):.3f}" for t in targets]
+            print(f"  {'  min-max over rounds':34}" + "".join(f"{v:>14}" for v in spreads))
     print()
     for other in others:
         p50 = median(platform.latency_p50) / median(other.latency_p50)
