@@ -20,7 +20,7 @@ from tests.platform_process import PlatformProcess
 
 FINISHED = ("Succeeded", "Failed", "Expired", "Stopped")
 # Retries within a test's patience: 0.2 s, 0.4 s, 0.8 s ... (jitter 20 %).
-FAST_RETRIES = {"FCOMPUTE_ASYNC_BACKOFF_BASE_SECONDS": "0.2"}
+FAST_RETRIES = ("--async-backoff-base", "0.2")
 
 
 def function_url(platform: PlatformProcess, service: str, function: str) -> str:
@@ -95,7 +95,7 @@ def put_config(platform: PlatformProcess, service: str, function: str,
 def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformProcess]:
     """One platform for the module, with short retry backoff."""
     running = PlatformProcess(tmp_path_factory.mktemp("async") / "data",
-                              env=FAST_RETRIES).start()
+                              *FAST_RETRIES).start()
     yield running
     running.stop()
 

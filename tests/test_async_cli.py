@@ -38,7 +38,7 @@ def fcompute(*args: str, endpoint: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def platform(make_platform: Any) -> PlatformProcess:
     # Two instances: async holds at most one, so a sleeping event keeps the next queued.
-    running: PlatformProcess = make_platform("--max-instances", "2", env=FAST_RETRIES)
+    running: PlatformProcess = make_platform("--max-instances", "2", *FAST_RETRIES)
     sdk = fc2.Client(endpoint=running.endpoint, accessKeyID="t", accessKeySecret="t")
     deploy(sdk, "svc", "fn", {"index.py": CODE}, timeout=120)
     assert put_config(running, "svc", "fn", maxAsyncRetryAttempts=0).status_code == 200

@@ -72,7 +72,7 @@ class Webhook:
 
 @pytest.fixture
 def platform(make_platform: Any) -> PlatformProcess:
-    running: PlatformProcess = make_platform(env=FAST_RETRIES)
+    running: PlatformProcess = make_platform(*FAST_RETRIES)
     return running
 
 

@@ -65,7 +65,7 @@ def gaps_ms(record: dict[str, Any]) -> list[int]:
 def test_function_errors_are_retried_up_to_the_limit_with_backoff(
     make_platform: Any,
 ) -> None:
-    platform: PlatformProcess = make_platform(env=FAST_RETRIES)
+    platform: PlatformProcess = make_platform(*FAST_RETRIES)
     sdk = fc2.Client(endpoint=platform.endpoint, accessKeyID="t", accessKeySecret="t")
     deploy(sdk, "svc", "fails", {"index.py": ALWAYS_FAILS})
     assert put_config(platform, "svc", "fails", maxAsyncRetryAttempts=2).status_code == 200
@@ -92,7 +92,7 @@ def test_function_errors_are_retried_up_to_the_limit_with_backoff(
 
 
 def test_a_flaky_function_succeeds_on_a_retry(make_platform: Any) -> None:
-    platform: PlatformProcess = make_platform(env=FAST_RETRIES)
+    platform: PlatformProcess = make_platform(*FAST_RETRIES)
     sdk = fc2.Client(endpoint=platform.endpoint, accessKeyID="t", accessKeySecret="t")
     deploy(sdk, "svc", "flaky", {"index.py": FLAKY})
     invocation_id = accepted_id(invoke_async(platform, "svc", "flaky", b"x"))
@@ -107,7 +107,7 @@ def test_a_flaky_function_succeeds_on_a_retry(make_platform: Any) -> None:
 
 
 def test_timeouts_are_function_errors(make_platform: Any) -> None:
-    platform: PlatformProcess = make_platform(env=FAST_RETRIES)
+    platform: PlatformProcess = make_platform(*FAST_RETRIES)
     sdk = fc2.Client(endpoint=platform.endpoint, accessKeyID="t", accessKeySecret="t")
     deploy(sdk, "svc", "slow", {"index.py": SLOW}, timeout=1)
     assert put_config(platform, "svc", "slow", maxAsyncRetryAttempts=1).status_code == 200
@@ -124,7 +124,7 @@ def test_throttling_is_a_system_error_retried_until_the_event_expires(
     # One instance, and a request waits at most 0.2 s for it: while a sync call holds
     # the instance, every async attempt is throttled by the function's instance cap.
     platform: PlatformProcess = make_platform("--max-instances", "1", "--instance-wait", "0.2",
-                                              env=FAST_RETRIES)
+                                              *FAST_RETRIES)
     sdk = fc2.Client(endpoint=platform.endpoint, accessKeyID="t", accessKeySecret="t")
     deploy(sdk, "svc", "fn", {"index.py": HOLDS})
     # No retries for function errors: system errors do not count against them.

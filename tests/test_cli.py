@@ -416,3 +416,34 @@ def test_serve_stops_quietly_on_ctrl_c(make_platform: Callable[..., PlatformProc
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 130
     assert "Traceback" not in running.log_text(), running.log_text()
+
+
+def test_serve_async_tuning_flags(make_platform: Callable[..., PlatformProcess],
+                                  tmp_path: Path) -> None:
+    from fcompute.cli.main import build_parser, settings_from_args
+    from fcompute.config import Settings
+
+    fields = ("async_backoff_base_seconds", "async_backoff_cap_seconds", "async_max_in_flight",
+              "async_record_retention_seconds")
+    defaults = settings_from_args(build_parser().parse_args(["serve"]))
+    assert [getattr(defaults, f) for f in fields] == [getattr(Settings(), f) for f in fields]
+    given = settings_from_args(build_parser().parse_args([
+        "serve", "--async-backoff-base", "0.2", "--async-backoff-cap", "5",
+        "--async-max-in-flight", "8", "--async-record-retention", "3600",
+    ]))
+    assert [getattr(given, f) for f in fields] == [0.2, 5.0, 8, 3600.0]
+    assert isinstance(given.async_max_in_flight, int)
+
+    for flag, value in [("--async-backoff-base", "0"), ("--async-max-in-flight", "-1"),
+                        ("--async-record-retention", "soon"), ("--async-max-in-flight", "1.5")]:
+        done = subprocess.run([sys.executable, "-m", "fcompute.cli.main", "serve",
+                               "--data-dir", str(tmp_path / "never"), flag, value],
+                              capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 2, (flag, value, done.stderr)
+        assert f"argument {flag}" in done.stderr
+    assert not (tmp_path / "never").exists()
+
+    # The variables these flags replaced are named, not silently ignored.
+    running = make_platform(env={"FCOMPUTE_ASYNC_MAX_IN_FLIGHT": "3"}, name="old-vars")
+    assert ("FCOMPUTE_ASYNC_MAX_IN_FLIGHT is no longer read; use --async-max-in-flight"
+            in running.log_text())

@@ -36,7 +36,9 @@ class Settings:
     # Processes and threads one instance may have at once (Linux sandbox).
     sandbox_pids_max: int = 128
     # Async invocations: first retry delay (doubling up to the cap) and how many jobs
-    # (invocations and destination deliveries) may run at once in all.
+    # (invocations and destination deliveries) may run at once in all. `fcompute serve`
+    # sets these with --async-backoff-base, --async-backoff-cap, --async-max-in-flight
+    # and --async-record-retention.
     async_backoff_base_seconds: float = 1.0
     async_backoff_cap_seconds: float = 300.0
     async_max_in_flight: int = 64
@@ -76,32 +78,6 @@ def access_keys_from_env(environ: dict[str, str] | None = None) -> dict[str, str
     if key_id and secret:
         keys[key_id] = secret
     return keys
-
-
-# Async tuning has no serve flag yet: these variables set it (tests shorten the backoff).
-ASYNC_ENV = {
-    "FCOMPUTE_ASYNC_BACKOFF_BASE_SECONDS": ("async_backoff_base_seconds", float),
-    "FCOMPUTE_ASYNC_BACKOFF_CAP_SECONDS": ("async_backoff_cap_seconds", float),
-    "FCOMPUTE_ASYNC_MAX_IN_FLIGHT": ("async_max_in_flight", int),
-    "FCOMPUTE_ASYNC_RECORD_RETENTION_SECONDS": ("async_record_retention_seconds", float),
-}
-
-
-def async_settings_from_env(environ: dict[str, str] | None = None) -> dict[str, object]:
-    """Settings overrides from the FCOMPUTE_ASYNC_* variables that are set."""
-    env = os.environ if environ is None else environ
-    found: dict[str, object] = {}
-    for variable, (name, kind) in ASYNC_ENV.items():
-        raw = env.get(variable)
-        if raw:
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise ValueError(f"{variable}={raw!r} is not a number") from None
-            if value <= 0:
-                raise ValueError(f"{variable} must be positive")
-            found[name] = value
-    return found
 
 
 class UnsafeBindError(Exception):

@@ -30,7 +30,7 @@ from fcompute.asyncinvoke.queues.sqlite import SqliteQueue
 from fcompute.asyncinvoke.service import AsyncInvocations
 from fcompute.asyncinvoke.worker import Worker
 from fcompute.codestore.local import LocalCodeStore
-from fcompute.config import Settings, async_settings_from_env
+from fcompute.config import Settings
 from fcompute.invoke.catalog import FunctionCatalog
 from fcompute.invoke.invoker import Invoker
 from fcompute.invoke.logfiles import LogFiles
@@ -112,7 +112,6 @@ class Platform:
 
 
 def build_platform(settings: Settings) -> Platform:
-    settings = settings.with_overrides(**async_settings_from_env())
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore(settings.database)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from fcompute.cli import async_commands, deploy, invoke, listing, remove
@@ -12,12 +14,29 @@ from fcompute.config import DEFAULT_PORT, Settings, UnsafeBindError, access_keys
 
 # Command groups besides serve: each module's register(commands) adds its subcommands.
 COMMAND_GROUPS = [deploy, invoke, listing, remove, async_commands]
+DEFAULTS = Settings()
+RETIRED_VARIABLES = {
+    "FCOMPUTE_ASYNC_BACKOFF_BASE_SECONDS": "--async-backoff-base",
+    "FCOMPUTE_ASYNC_BACKOFF_CAP_SECONDS": "--async-backoff-cap",
+    "FCOMPUTE_ASYNC_MAX_IN_FLIGHT": "--async-max-in-flight",
+    "FCOMPUTE_ASYNC_RECORD_RETENTION_SECONDS": "--async-record-retention",
+}
 
 
-def serve_command(args: argparse.Namespace) -> int:
-    from fcompute.server import PortInUseError, serve
+def positive(kind: type[float] | type[int]) -> Callable[[str], float]:
+    """An argparse type: a number above zero (a zero backoff or retention makes no sense)."""
+    def parse(text: str) -> float:
+        value = kind(text)  # a ValueError becomes argparse's "invalid float value: ..."
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be above zero")
+        return value
 
-    settings = Settings(
+    parse.__name__ = kind.__name__  # the name argparse puts in that message
+    return parse
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings(
         host=args.host,
         port=args.port,
         data_dir=Path(args.data_dir),
@@ -28,7 +47,25 @@ def serve_command(args: argparse.Namespace) -> int:
         sandbox=args.sandbox,
         sandbox_tmp_size_mb=args.tmp_size,
         instance_wait_seconds=args.instance_wait,
+        async_backoff_base_seconds=args.async_backoff_base,
+        async_backoff_cap_seconds=args.async_backoff_cap,
+        async_max_in_flight=args.async_max_in_flight,
+        async_record_retention_seconds=args.async_record_retention,
     )
+
+
+def warn_about_old_variables() -> None:
+    # These variables used to set the async tuning; saying so beats ignoring them silently.
+    for variable, flag in RETIRED_VARIABLES.items():
+        if os.environ.get(variable):
+            print(f"fcompute: {variable} is no longer read; use {flag}", file=sys.stderr)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from fcompute.server import PortInUseError, serve
+
+    warn_about_old_variables()
+    settings = settings_from_args(args)
     try:
         serve(settings)
     except (UnsafeBindError, PortInUseError) as exc:
@@ -61,6 +98,23 @@ def build_parser() -> argparse.ArgumentParser:
                             "process (none), auto (linux when possible; default)")
     serve.add_argument("--tmp-size", type=int, default=0,
                        help="MB of private /tmp per instance (default: 512, per function)")
+    tuning = serve.add_argument_group("async invocations")
+    tuning.add_argument("--async-backoff-base", type=positive(float),
+                        default=DEFAULTS.async_backoff_base_seconds, metavar="SECONDS",
+                        help="delay before the first retry; each retry doubles it "
+                             f"(default {DEFAULTS.async_backoff_base_seconds:g})")
+    tuning.add_argument("--async-backoff-cap", type=positive(float),
+                        default=DEFAULTS.async_backoff_cap_seconds, metavar="SECONDS",
+                        help="longest delay between retries "
+                             f"(default {DEFAULTS.async_backoff_cap_seconds:g})")
+    tuning.add_argument("--async-max-in-flight", type=positive(int),
+                        default=DEFAULTS.async_max_in_flight, metavar="N",
+                        help="invocations and destination deliveries running at once, in all "
+                             f"(default {DEFAULTS.async_max_in_flight})")
+    tuning.add_argument("--async-record-retention", type=positive(float),
+                        default=DEFAULTS.async_record_retention_seconds, metavar="SECONDS",
+                        help="how long records of finished invocations are kept "
+                             f"(default {DEFAULTS.async_record_retention_seconds:g}, 7 days)")
     serve.set_defaults(run=serve_command)
     for group in COMMAND_GROUPS:
         group.register(commands)
