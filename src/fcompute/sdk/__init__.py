@@ -3,6 +3,11 @@
 from fcompute.sdk.client import Client
 from fcompute.sdk.errors import FcApiError, FcConnectionError, FcError, FcTimeoutError
 from fcompute.sdk.models import (
+    AsyncAttempt,
+    AsyncCodeVersion,
+    AsyncDelivery,
+    AsyncInvocation,
+    AsyncInvokeConfig,
     Function,
     FunctionCode,
     FunctionError,
@@ -16,6 +21,11 @@ from fcompute.sdk.packaging import zip_directory
 from fcompute.sdk.triggers import http_trigger_config
 
 __all__ = [
+    "AsyncAttempt",
+    "AsyncCodeVersion",
+    "AsyncDelivery",
+    "AsyncInvocation",
+    "AsyncInvokeConfig",
     "Client",
     "FcApiError",
     "FcConnectionError",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from fcompute.sdk.async_invocations import AsyncInvocationsMixin
 from fcompute.sdk.functions import FunctionsMixin
 from fcompute.sdk.invocation import InvocationMixin
 from fcompute.sdk.services import ServicesMixin
@@ -19,7 +20,8 @@ from fcompute.sdk.triggers import TriggersMixin
 DEFAULT_TIMEOUT = 300.0
 
 
-class Client(ServicesMixin, FunctionsMixin, TriggersMixin, InvocationMixin):
+class Client(ServicesMixin, FunctionsMixin, TriggersMixin, InvocationMixin,
+             AsyncInvocationsMixin):
     """A connection to one fcompute (or FC 2.0) endpoint.
 
     With ``access_key_id``/``access_key_secret`` every request is signed; without

@@ -15,6 +15,9 @@ from fcompute.sdk.errors import FcApiError
 from fcompute.sdk.models import FunctionError, HttpResponse, InvocationResult
 from fcompute.sdk.transport import Params
 
+# Names an async invocation, both ways: the caller's choice, and the platform's answer.
+INVOCATION_ID_HEADER = "x-fc-stateful-async-invocation-id"
+
 # bytes and str go out as they are; anything else is sent as its JSON text.
 Event = bytes | str | dict[str, Any] | list[Any] | None
 
@@ -86,20 +89,29 @@ class InvocationMixin(ClientBase):
         *,
         qualifier: str | None = None,
         trace_id: str | None = None,
+        invocation_id: str | None = None,
     ) -> str:
-        """Queues an invocation and returns its request id without waiting for it to run."""
+        """Queues an invocation and returns its invocation id without waiting for it to run.
+
+        ``invocation_id`` (1-128 of ``A-Z a-z 0-9 _ -``) names the invocation so that a
+        repeated submission is refused (FcApiError 409 ``InvocationAlreadyExists``) instead
+        of running twice. Without it the platform names the invocation by its request id.
+        """
         headers = {"x-fc-invocation-type": "Async"}
         if trace_id:
             headers["x-fc-trace-id"] = trace_id
+        if invocation_id:
+            headers[INVOCATION_ID_HEADER] = invocation_id
         response = self._transport.send(
             "POST", f"{function_path(service, function, qualifier)}/invocations",
             body=event_bytes(event), headers=headers,
         )
+        request_id = str(response.headers.get("x-fc-request-id", ""))
         if response.status_code != 202:
             raise FcApiError(response.status_code, "InvalidResponse",
-                             "expected 202 Accepted for an asynchronous invocation",
-                             response.headers.get("x-fc-request-id", ""))
-        return str(response.headers.get("x-fc-request-id", ""))
+                             "expected 202 Accepted for an asynchronous invocation", request_id)
+        # An endpoint that keeps no records sends no id: the request id names the invocation.
+        return str(response.headers.get(INVOCATION_ID_HEADER) or request_id)
 
     def http_request(
         self,

@@ -6,6 +6,7 @@ this module does not name (``vpcConfig``, ``caPort``, ...) stay reachable.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -215,3 +216,209 @@ class HttpResponse:
 
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
+
+
+def _opt_int(data: Mapping[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _error(value: Any) -> FunctionError | None:
+    """An async record's ``error`` object: a function's exception or a platform error."""
+    if not isinstance(value, dict):
+        return None
+    stack = value.get("stackTrace") or []
+    return FunctionError(
+        type=_str(value, "errorType"),
+        message=_str(value, "errorMessage"),
+        stack_trace=[str(line) for line in stack] if isinstance(stack, list) else [str(stack)],
+    )
+
+
+def _payload(data: Mapping[str, Any], key: str) -> bytes | None:
+    """A record's payload as bytes: the API sends text, or base64 when it is not UTF-8."""
+    value = data.get(key)
+    if value is None:
+        return None
+    text = str(value)
+    if data.get(f"{key}Encoding") == "base64":
+        return base64.b64decode(text)
+    return text.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class AsyncCodeVersion:
+    """The code an async invocation ran: qualifier, code checksum and digest, function ETag."""
+
+    qualifier: str
+    code_checksum: str
+    code_digest: str
+    function_etag: str
+
+    @classmethod
+    def from_api(cls, data: Any) -> AsyncCodeVersion | None:
+        if not isinstance(data, dict):
+            return None
+        return cls(_str(data, "qualifier"), _str(data, "codeChecksum"),
+                   _str(data, "codeDigest"), _str(data, "functionEtag"))
+
+
+@dataclass(frozen=True)
+class AsyncAttempt:
+    """One run of an async invocation (or one try of a destination delivery).
+
+    Times are milliseconds since the epoch; ``end_time`` is None while it runs.
+    """
+
+    attempt: int
+    request_id: str
+    status: str
+    started_time: int | None
+    end_time: int | None
+    error: FunctionError | None
+    version: AsyncCodeVersion | None
+
+    @classmethod
+    def from_api(cls, data: JsonDict) -> AsyncAttempt:
+        return cls(
+            attempt=_int(data, "attempt"),
+            request_id=_str(data, "requestId"),
+            status=_str(data, "status"),
+            started_time=_opt_int(data, "startedTime"),
+            end_time=_opt_int(data, "endTime"),
+            error=_error(data.get("error")),
+            version=AsyncCodeVersion.from_api(data.get("version")),
+        )
+
+
+@dataclass(frozen=True)
+class AsyncDelivery:
+    """Where the outcome of an async invocation went: one destination and its attempts."""
+
+    delivery_id: str
+    condition: str
+    destination: str
+    status: str
+    created_time: int | None
+    end_time: int | None
+    attempts: list[AsyncAttempt]
+    last_error: FunctionError | None
+
+    @classmethod
+    def from_api(cls, data: JsonDict) -> AsyncDelivery:
+        return cls(
+            delivery_id=_str(data, "deliveryId"),
+            condition=_str(data, "condition"),
+            destination=_str(data, "destination"),
+            status=_str(data, "status"),
+            created_time=_opt_int(data, "createdTime"),
+            end_time=_opt_int(data, "endTime"),
+            attempts=[AsyncAttempt.from_api(a) for a in data.get("attempts") or []],
+            last_error=_error(data.get("lastError")),
+        )
+
+
+@dataclass(frozen=True)
+class AsyncInvocation:
+    """The record of one async invocation (docs/async.md, "Records").
+
+    ``status`` is one of Enqueued, Running, Retrying, Succeeded, Failed, Expired, Stopped.
+    ``started_time`` is when the platform accepted it (FC's name), in ms since the epoch.
+    The payloads are None when the answer left them out (listings, unless asked for).
+    """
+
+    invocation_id: str
+    request_id: str
+    service_name: str
+    function_name: str
+    qualifier: str
+    status: str
+    started_time: int | None
+    end_time: int | None
+    already_retried_times: int
+    function_errors: int
+    system_errors: int
+    error: FunctionError | None
+    version: AsyncCodeVersion | None
+    replay_of: str | None
+    replayed_by: list[str]
+    attempts: list[AsyncAttempt]
+    destination_status: str
+    destinations: list[AsyncDelivery]
+    invocation_payload: bytes | None
+    return_payload: bytes | None
+    raw: JsonDict = field(default_factory=dict, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("Succeeded", "Failed", "Expired", "Stopped")
+
+    @classmethod
+    def from_api(cls, data: JsonDict) -> AsyncInvocation:
+        replay_of = data.get("replayOf")
+        return cls(
+            invocation_id=_str(data, "invocationId"),
+            request_id=_str(data, "requestId"),
+            service_name=_str(data, "serviceName"),
+            function_name=_str(data, "functionName"),
+            qualifier=_str(data, "qualifier"),
+            status=_str(data, "status"),
+            started_time=_opt_int(data, "startedTime"),
+            end_time=_opt_int(data, "endTime"),
+            already_retried_times=_int(data, "alreadyRetriedTimes"),
+            function_errors=_int(data, "functionErrors"),
+            system_errors=_int(data, "systemErrors"),
+            error=_error(data.get("error")),
+            version=AsyncCodeVersion.from_api(data.get("version")),
+            replay_of=str(replay_of) if replay_of else None,
+            replayed_by=[str(i) for i in data.get("replayedBy") or []],
+            attempts=[AsyncAttempt.from_api(a) for a in data.get("attempts") or []],
+            destination_status=_str(data, "destinationStatus"),
+            destinations=[AsyncDelivery.from_api(d) for d in data.get("destinations") or []],
+            invocation_payload=_payload(data, "invocationPayload"),
+            return_payload=_payload(data, "returnPayload"),
+            raw=data,
+        )
+
+
+def _destination(config: Mapping[str, Any], condition: str) -> str | None:
+    target = config.get(condition)
+    if isinstance(target, dict) and target.get("destination"):
+        return str(target["destination"])
+    return None
+
+
+@dataclass(frozen=True)
+class AsyncInvokeConfig:
+    """How a function's async invocations are retried and where their outcomes go."""
+
+    service: str
+    function: str
+    qualifier: str
+    max_async_retry_attempts: int
+    max_async_event_age_in_seconds: int
+    on_success: str | None
+    on_failure: str | None
+    stateful_invocation: bool
+    created_time: str
+    last_modified_time: str
+    raw: JsonDict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: JsonDict) -> AsyncInvokeConfig:
+        destinations = data.get("destinationConfig")
+        if not isinstance(destinations, dict):
+            destinations = {}
+        return cls(
+            service=_str(data, "service"),
+            function=_str(data, "function"),
+            qualifier=_str(data, "qualifier"),
+            max_async_retry_attempts=_int(data, "maxAsyncRetryAttempts"),
+            max_async_event_age_in_seconds=_int(data, "maxAsyncEventAgeInSeconds"),
+            on_success=_destination(destinations, "onSuccess"),
+            on_failure=_destination(destinations, "onFailure"),
+            stateful_invocation=bool(data.get("statefulInvocation", True)),
+            created_time=_str(data, "createdTime"),
+            last_modified_time=_str(data, "lastModifiedTime"),
+            raw=data,
+        )
