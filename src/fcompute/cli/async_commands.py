@@ -1,7 +1,7 @@
 """``fcompute async ls|get|stop|replay``: the records of async invocations.
 
-``fcompute invoke --async`` prints the request id, which names the invocation unless the
-caller chose an invocation id of its own.
+``fcompute invoke --async`` prints the invocation id (the request id, as the CLI chooses
+no id of its own). The commands call the SDK's async methods (``sdk/async_invocations.py``).
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ import argparse
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from fcompute.cli.common import CliError, client_command, client_options, print_table, split_target
-from fcompute.sdk import Client
+from fcompute.sdk import Client, FunctionError
 
 if TYPE_CHECKING:
     from fcompute.cli.common import Commands
@@ -69,26 +68,30 @@ def register(commands: Commands) -> None:
     replay.set_defaults(run=client_command(replay_command), code="latest")
 
 
-def _base(target: str) -> str:
-    service, function = split_target(target, function_required=True)
-    return f"/services/{service}/functions/{function}/stateful-async-invocations"
+def _target(args: argparse.Namespace) -> tuple[str, str]:
+    service, function = split_target(args.target, function_required=True)
+    assert function is not None  # split_target enforces it; this narrows the type
+    return service, function
 
 
-def _record_path(target: str, invocation_id: str) -> str:
-    return f"{_base(target)}/{quote(invocation_id, safe='')}"
+def _invocation(args: argparse.Namespace) -> tuple[str, str, str]:
+    service, function = _target(args)
+    if not args.invocation_id or "/" in args.invocation_id:
+        raise CliError(f"'{args.invocation_id}' is not an invocation id")
+    return service, function, args.invocation_id
 
 
-def parse_time(text: str) -> str:
+def parse_time(text: str) -> int:
     """ISO 8601 or epoch milliseconds -> epoch milliseconds, as the API takes them."""
     if text.isdigit():
-        return text
+        return int(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise CliError(f"'{text}' is neither an ISO 8601 time nor milliseconds") from None
     if moment.tzinfo is None:
         moment = moment.astimezone()  # a time without a zone is local time
-    return str(int(moment.timestamp() * 1000))
+    return int(moment.timestamp() * 1000)
 
 
 def show_time(millis: int | None) -> str:
@@ -98,83 +101,80 @@ def show_time(millis: int | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
 
 
-def _error_text(error: JsonDict | None) -> str:
+def _error_text(error: FunctionError | None) -> str:
     if not error:
         return ""
-    return f"{error.get('errorType')}: {error.get('errorMessage')}"
+    return f"{error.type}: {error.message}"
 
 
 def list_command(args: argparse.Namespace, client: Client) -> int:
-    params = {"limit": str(args.limit)}
-    if args.status:
-        params["status"] = args.status
-    if args.since:
-        params["startedTimeBegin"] = parse_time(args.since)
-    if args.until:
-        params["startedTimeEnd"] = parse_time(args.until)
-    if args.next_token:
-        params["nextToken"] = args.next_token
-    data, _ = client._call("GET", _base(args.target), params=params)
-    records: list[JsonDict] = data.get("invocations") or []
+    service, function = _target(args)
+    page = client.list_async_invocations(
+        service, function, status=args.status,
+        started_time_begin=parse_time(args.since) if args.since else None,
+        started_time_end=parse_time(args.until) if args.until else None,
+        limit=args.limit, next_token=args.next_token or None,
+    )
     if args.json:
+        # The API's page as it came: the records' own JSON, and the token when there is one.
+        data: JsonDict = {"invocations": [r.raw for r in page.items]}
+        if page.next_token:
+            data["nextToken"] = page.next_token
         print(json.dumps(data, indent=2))
         return 0
     print_table(
         ["INVOCATION ID", "STATUS", "ATTEMPTS", "ACCEPTED", "ENDED", "ERROR"],
-        [[r["invocationId"], r["status"], str(len(r.get("attempts") or [])),
-          show_time(r.get("startedTime")), show_time(r.get("endTime")),
-          _error_text(r.get("error"))[:60]] for r in records],
+        [[r.invocation_id, r.status, str(len(r.attempts)), show_time(r.started_time),
+          show_time(r.end_time), _error_text(r.error)[:60]] for r in page.items],
     )
-    if data.get("nextToken"):
-        print(f"more: --next-token {data['nextToken']}")
+    if page.next_token:
+        print(f"more: --next-token {page.next_token}")
     return 0
 
 
 def get_command(args: argparse.Namespace, client: Client) -> int:
-    record, _ = client._call("GET", _record_path(args.target, args.invocation_id))
+    record = client.get_async_invocation(*_invocation(args))
     if args.json:
-        print(json.dumps(record, indent=2))
+        print(json.dumps(record.raw, indent=2))
         return 0
-    version = record.get("version") or {}
+    # The result as the API gives it: text, or base64 when it is not UTF-8.
+    result = record.raw.get("returnPayload")
     lines = [
-        ("invocation", record["invocationId"]),
-        ("function", f"{record['serviceName']}/{record['functionName']} "
-                     f"({record['qualifier']})"),
-        ("status", record["status"]),
-        ("accepted", show_time(record.get("startedTime"))),
-        ("ended", show_time(record.get("endTime"))),
-        ("code", version.get("codeChecksum", "-")),
-        ("replay of", record.get("replayOf") or "-"),
-        ("replayed by", ", ".join(record.get("replayedBy") or []) or "-"),
-        ("error", _error_text(record.get("error")) or "-"),
-        ("result", record.get("returnPayload") if record.get("returnPayload") is not None
-         else "-"),
+        ("invocation", record.invocation_id),
+        ("function", f"{record.service_name}/{record.function_name} ({record.qualifier})"),
+        ("status", record.status),
+        ("accepted", show_time(record.started_time)),
+        ("ended", show_time(record.end_time)),
+        ("code", record.version.code_checksum if record.version else "-"),
+        ("replay of", record.replay_of or "-"),
+        ("replayed by", ", ".join(record.replayed_by) or "-"),
+        ("error", _error_text(record.error) or "-"),
+        ("result", result if result is not None else "-"),
     ]
     for label, value in lines:
         print(f"{label + ':':13}{value}")
     print()
     print_table(["ATTEMPT", "STATUS", "STARTED", "ENDED", "REQUEST ID", "ERROR"], [
-        [str(a["attempt"]), a["status"], show_time(a["startedTime"]), show_time(a["endTime"]),
-         a["requestId"], _error_text(a.get("error"))[:60]]
-        for a in record.get("attempts") or []
+        [str(a.attempt), a.status, show_time(a.started_time), show_time(a.end_time),
+         a.request_id, _error_text(a.error)[:60]]
+        for a in record.attempts
     ])
-    for delivery in record.get("destinations") or []:
+    for delivery in record.destinations:
         print()
-        print(f"{delivery['condition']} -> {delivery['destination']}: {delivery['status']} "
-              f"after {len(delivery['attempts'])} attempt(s)"
-              + (f"; last error {_error_text(delivery['lastError'])}"
-                 if delivery.get("lastError") else ""))
+        print(f"{delivery.condition} -> {delivery.destination}: {delivery.status} "
+              f"after {len(delivery.attempts)} attempt(s)"
+              + (f"; last error {_error_text(delivery.last_error)}"
+                 if delivery.last_error else ""))
     return 0
 
 
 def stop_command(args: argparse.Namespace, client: Client) -> int:
-    record, _ = client._call("PUT", _record_path(args.target, args.invocation_id))
-    print(f"{record['invocationId']}: {record['status']}")
+    record = client.stop_async_invocation(*_invocation(args))
+    print(f"{record.invocation_id}: {record.status}")
     return 0
 
 
 def replay_command(args: argparse.Namespace, client: Client) -> int:
-    record, _ = client._call("POST", f"{_record_path(args.target, args.invocation_id)}/replay",
-                             {"target": args.code})
-    print(record["invocationId"])
+    record = client.replay_async_invocation(*_invocation(args), target=args.code)
+    print(record.invocation_id)
     return 0

@@ -93,7 +93,8 @@ class AsyncInvocationsMixin(ClientBase):
             "invocationIdPrefix": invocation_id_prefix or None,
             "sortOrderByTime": sort_order_by_time,
             "includePayload": "true" if include_payload else None,
-            "limit": str(limit) if limit else None,
+            # Sent whenever given, so that a limit out of range is refused, not ignored.
+            "limit": None if limit is None else str(limit),
             "nextToken": next_token,
         })
         data, _ = self._call("GET", records_path(service, function, qualifier), params=params)
