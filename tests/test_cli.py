@@ -418,8 +418,7 @@ def test_serve_stops_quietly_on_ctrl_c(make_platform: Callable[..., PlatformProc
     assert "Traceback" not in running.log_text(), running.log_text()
 
 
-def test_serve_async_tuning_flags(make_platform: Callable[..., PlatformProcess],
-                                  tmp_path: Path) -> None:
+def test_serve_async_tuning_flags(tmp_path: Path) -> None:
     from fcompute.cli.main import build_parser, settings_from_args
     from fcompute.config import Settings
 
@@ -442,8 +441,3 @@ def test_serve_async_tuning_flags(make_platform: Callable[..., PlatformProcess],
         assert done.returncode == 2, (flag, value, done.stderr)
         assert f"argument {flag}" in done.stderr
     assert not (tmp_path / "never").exists()
-
-    # The variables these flags replaced are named, not silently ignored.
-    running = make_platform(env={"FCOMPUTE_ASYNC_MAX_IN_FLIGHT": "3"}, name="old-vars")
-    assert ("FCOMPUTE_ASYNC_MAX_IN_FLIGHT is no longer read; use --async-max-in-flight"
-            in running.log_text())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,12 +14,6 @@ from fcompute.config import DEFAULT_PORT, Settings, UnsafeBindError, access_keys
 # Command groups besides serve: each module's register(commands) adds its subcommands.
 COMMAND_GROUPS = [deploy, invoke, listing, remove, async_commands]
 DEFAULTS = Settings()
-RETIRED_VARIABLES = {
-    "FCOMPUTE_ASYNC_BACKOFF_BASE_SECONDS": "--async-backoff-base",
-    "FCOMPUTE_ASYNC_BACKOFF_CAP_SECONDS": "--async-backoff-cap",
-    "FCOMPUTE_ASYNC_MAX_IN_FLIGHT": "--async-max-in-flight",
-    "FCOMPUTE_ASYNC_RECORD_RETENTION_SECONDS": "--async-record-retention",
-}
 
 
 def positive(kind: type[float] | type[int]) -> Callable[[str], float]:
@@ -54,17 +47,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-def warn_about_old_variables() -> None:
-    # These variables used to set the async tuning; saying so beats ignoring them silently.
-    for variable, flag in RETIRED_VARIABLES.items():
-        if os.environ.get(variable):
-            print(f"fcompute: {variable} is no longer read; use {flag}", file=sys.stderr)
-
-
 def serve_command(args: argparse.Namespace) -> int:
     from fcompute.server import PortInUseError, serve
 
-    warn_about_old_variables()
     settings = settings_from_args(args)
     try:
         serve(settings)
