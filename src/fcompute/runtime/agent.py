@@ -189,10 +189,18 @@ class Agent:
         try:
             result = self.handler(event, self.context(request_id))
             body = to_bytes(result)
+            if len(body) > MAX_RESPONSE_BYTES:
+                raise ResponseTooLarge(
+                    f"the response is {len(body)} bytes; a synchronous response may be at "
+                    f"most {MAX_RESPONSE_BYTES} bytes (6 MB): store large results elsewhere "
+                    "and return a reference"
+                )
         except BaseException as exc:
             error = self.describe(exc)
             if isinstance(exc, ResultError):
                 error["errorType"] = errors.RESULT_NOT_SERIALIZABLE
+            elif isinstance(exc, ResponseTooLarge):
+                error["errorType"] = errors.RESPONSE_TOO_LARGE
             self.log_error(error)
             self.log_end("Invoke", request_id)
             self.finish_meta(error, request, started)
@@ -206,6 +214,14 @@ class Agent:
 
 class ResultError(TypeError):
     pass
+
+
+class ResponseTooLarge(ValueError):
+    pass
+
+
+# FC's limit for a synchronous response, like the limit for its request.
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 
 
 def to_bytes(result: Any) -> bytes:

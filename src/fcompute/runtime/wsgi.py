@@ -52,6 +52,9 @@ def build_environ(agent: Agent, request: dict[str, Any], body: bytes) -> dict[st
     return environ
 
 
+CHUNK_BYTES = 1024 * 1024
+
+
 class WSGIProtocolError(Exception):
     """The application broke the WSGI contract (PEP 3333)."""
 
@@ -100,8 +103,11 @@ def serve_http(agent: Agent, request: dict[str, Any], body: bytes) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise WSGIProtocolError(f"response chunks must be bytes, got {type(data).__name__}")
         send_head()
-        if data:
-            agent.send(Kind.HTTP_BODY, None, bytes(data))
+        # Large chunks travel as several frames: a frame is capped and the platform
+        # forwards each one as it arrives.
+        view = memoryview(data)
+        for offset in range(0, len(view), CHUNK_BYTES):
+            agent.send(Kind.HTTP_BODY, None, bytes(view[offset:offset + CHUNK_BYTES]))
 
     try:
         result = agent.handler(build_environ(agent, request, body), start_response)
