@@ -65,7 +65,12 @@ def code_zip() -> str:
 
 
 async def run(count: int, profile: bool) -> None:
-    platform = build_platform(Settings(data_dir=Path(tempfile.mkdtemp()), sandbox="process"))
+    with tempfile.TemporaryDirectory(prefix="fcompute-inprocess-") as data_dir:
+        await measure(Path(data_dir), count, profile)
+
+
+async def measure(data_dir: Path, count: int, profile: bool) -> None:
+    platform = build_platform(Settings(data_dir=data_dir, sandbox="process"))
     app = platform.app
     await platform.start()
     try:
