@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from fcompute import errors
 from fcompute.asyncinvoke.config import AsyncConfigStore, AsyncInvokeConfig
+from fcompute.store.database import Database
 from fcompute.store.sql import SqlStore
 from tests.test_store_postgres import FUNCTION, URL, postgres_or_skip
 
@@ -21,25 +22,20 @@ from tests.test_store_postgres import FUNCTION, URL, postgres_or_skip
 def stores(request: pytest.FixtureRequest,
            tmp_path: Path) -> Iterator[tuple[SqlStore, AsyncConfigStore]]:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'meta.db'}"
-        metadata = SqlStore(url)
-        configs = AsyncConfigStore(url, cache_seconds=0)
-        yield metadata, configs
-        configs.close()
-        metadata.close()
+        database = Database(f"sqlite:///{tmp_path / 'meta.db'}")
+        yield SqlStore(database), AsyncConfigStore(database, cache_seconds=0)
+        database.close()
         return
     engine = postgres_or_skip()
     schema = f"fc_test_{uuid.uuid4().hex[:12]}"
     with engine.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     options: dict[str, Any] = {"options": f"-csearch_path={schema}"}
-    metadata = SqlStore(URL, connect_args=options)
-    configs = AsyncConfigStore(URL, cache_seconds=0, connect_args=options)
+    database = Database(URL, connect_args=options)
     try:
-        yield metadata, configs
+        yield SqlStore(database), AsyncConfigStore(database, cache_seconds=0)
     finally:
-        configs.close()
-        metadata.close()
+        database.close()
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()

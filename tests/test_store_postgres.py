@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from fcompute import errors
+from fcompute.store.database import Database
 from fcompute.store.sql import SqlStore
 
 URL = os.environ.get("FCOMPUTE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -34,11 +35,11 @@ def store() -> Iterator[SqlStore]:
     schema = f"fc_test_{uuid.uuid4().hex[:12]}"
     with engine.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sql_store = SqlStore(URL, connect_args={"options": f"-csearch_path={schema}"})
+    database = Database(URL, connect_args={"options": f"-csearch_path={schema}"})
     try:
-        yield sql_store
+        yield SqlStore(database)
     finally:
-        sql_store.close()
+        database.close()
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()

@@ -38,6 +38,7 @@ from fcompute.pool.factory import InstanceFactory
 from fcompute.pool.pool import InstancePool, PoolLimits
 from fcompute.sandbox.base import Sandbox
 from fcompute.sandbox.process import ProcessSandbox
+from fcompute.store.database import Database
 from fcompute.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def build_sandbox(settings: Settings) -> Sandbox:
 @dataclass
 class Platform:
     settings: Settings
+    database: Database
     store: SqlStore
     sandbox: Sandbox
     pool: InstancePool
@@ -104,17 +106,17 @@ class Platform:
         await self.dispatcher.close()
         await self.deliverer.close()
         await self.queue.close()
-        self.async_configs.close()
         await self.invoker.close()
         await self.pool.close()
         await self.sandbox.close()
-        self.store.close()
+        self.database.close()
 
 
 def build_platform(settings: Settings) -> Platform:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlStore(settings.database)
+    database = Database(settings.database)
+    store = SqlStore(database)
     codestore = LocalCodeStore(data_dir / "code")
     sandbox = build_sandbox(settings)
     factory = InstanceFactory(sandbox, codestore)
@@ -130,7 +132,7 @@ def build_platform(settings: Settings) -> Platform:
 
     # Async invocations: durable queue, dispatcher, destinations, records.
     queue = SqliteQueue(data_dir / "async")
-    async_configs = AsyncConfigStore(settings.database, settings.function_cache_seconds)
+    async_configs = AsyncConfigStore(database, settings.function_cache_seconds)
     parser = DestinationParser(settings.region, settings.account_id)
     # Async invocations hold at most half of a function's instances (docs/async.md).
     share = policy.async_instance_share(settings.max_instances_per_function)
@@ -164,6 +166,6 @@ def build_platform(settings: Settings) -> Platform:
     platform: Platform
     app = FcApp(router, settings.access_keys,
                 on_startup=lambda: platform.start(), on_shutdown=lambda: platform.close())
-    platform = Platform(settings, store, sandbox, pool, invoker, app, queue, dispatcher,
+    platform = Platform(settings, database, store, sandbox, pool, invoker, app, queue, dispatcher,
                         async_configs, deliverer)
     return platform

@@ -8,11 +8,7 @@ reads function configurations.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,6 +20,7 @@ from fcompute.asyncinvoke import policy
 from fcompute.asyncinvoke.destinations import DestinationParser
 from fcompute.model import now_iso
 from fcompute.store import schema
+from fcompute.store.database import Database
 
 T = TypeVar("T")
 JsonDict = dict[str, Any]
@@ -120,38 +117,11 @@ def config_not_found(service: str, function: str, qualifier: str) -> errors.NotF
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
 class AsyncConfigStore:
-    def __init__(self, url: str, cache_seconds: float,
-                 connect_args: dict[str, Any] | None = None) -> None:
-        is_sqlite = url.startswith("sqlite")
-        args = dict(connect_args or {})
-        if is_sqlite:
-            args["check_same_thread"] = False
-        self._engine = sa.create_engine(url, connect_args=args)
-        if is_sqlite:
-            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="async-config")
+    def __init__(self, database: Database, cache_seconds: float) -> None:
+        self._run = database.run
         self._ttl = cache_seconds
         self._cache: dict[tuple[str, str, str], tuple[float, AsyncInvokeConfig]] = {}
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
-        self._engine.dispose()
-
-    async def _run(self, fn: Callable[[Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(self._tx, fn))
-
-    def _tx(self, fn: Callable[[Connection], T]) -> T:
-        with self._engine.begin() as conn:
-            return fn(conn)
 
     @staticmethod
     def _function_id(conn: Connection, service: str, function: str) -> str:

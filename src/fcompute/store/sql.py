@@ -1,15 +1,8 @@
-"""The SQL metadata store (SQLite embedded by default, PostgreSQL for scale-out).
-
-SQLAlchemy Core runs synchronously in a small thread pool, so that disk I/O
-never blocks the event loop.
-"""
+"""The SQL metadata store (SQLite embedded by default, PostgreSQL for scale-out)."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -19,18 +12,9 @@ from fcompute import errors, limits
 from fcompute.model import Function, Page, Service, Trigger, new_etag, new_id, now_iso
 from fcompute.store import schema
 from fcompute.store.base import Fields
-from fcompute.store.migrate import upgrade_to_head
+from fcompute.store.database import Database
 
 T = TypeVar("T")
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
 
 
 def _check_etag(current: str, if_match: str | None, what: str) -> None:
@@ -41,31 +25,9 @@ def _check_etag(current: str, if_match: str | None, what: str) -> None:
 
 
 class SqlStore:
-    def __init__(self, url: str, connect_args: dict[str, Any] | None = None) -> None:
-        is_sqlite = url.startswith("sqlite")
-        args = dict(connect_args or {})
-        if is_sqlite:
-            args["check_same_thread"] = False
-        self._engine = sa.create_engine(url, connect_args=args)
-        if is_sqlite:
-            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-        upgrade_to_head(self._engine)
-        # SQLite serialises writers anyway; one thread keeps writes ordered and avoids lock churn.
-        self._executor = ThreadPoolExecutor(
-            max_workers=1 if is_sqlite else 4, thread_name_prefix="store"
-        )
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
-        self._engine.dispose()
-
-    async def _run(self, fn: Callable[[Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(self._tx, fn))
-
-    def _tx(self, fn: Callable[[Connection], T]) -> T:
-        with self._engine.begin() as conn:
-            return fn(conn)
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._run = database.run
 
     # services ------------------------------------------------------------
 
