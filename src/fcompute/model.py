@@ -77,6 +77,7 @@ class Function:
     environment: dict[str, str]
     instance_concurrency: int
     instance_type: str
+    disk_size: int  # MB of private /tmp per instance
     ca_port: int | None
     custom_container_config: JsonDict | None
     code_checksum: str
@@ -100,6 +101,7 @@ class Function:
             "environmentVariables": dict(self.environment),
             "instanceConcurrency": self.instance_concurrency,
             "instanceType": self.instance_type,
+            "diskSize": self.disk_size,
             "caPort": self.ca_port,
             "customContainerConfig": self.custom_container_config,
             "codeChecksum": self.code_checksum,

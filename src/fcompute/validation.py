@@ -198,6 +198,8 @@ def parse_function(body: JsonDict, *, creating: bool) -> JsonDict:
         out["instance_concurrency"] = _int(
             body, "instanceConcurrency", 1, limits.MAX_INSTANCE_CONCURRENCY
         )
+    if body.get("diskSize") is not None:
+        out["disk_size"] = _int(body, "diskSize", limits.DISK_MIN_MB, limits.DISK_MAX_MB)
     if body.get("instanceType") is not None:
         out["instance_type"] = _opt_str(body, "instanceType")
     if body.get("caPort") is not None:
@@ -213,6 +215,7 @@ def parse_function(body: JsonDict, *, creating: bool) -> JsonDict:
         out.setdefault("environment", {})
         out.setdefault("instance_concurrency", 1)
         out.setdefault("instance_type", "e1")
+        out.setdefault("disk_size", limits.DEFAULT_DISK_MB)
         out.setdefault("ca_port", None)
         out.setdefault("custom_container_config", None)
     if body.get("code") is not None:

@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="instance isolation: linux (namespaces, cgroups, seccomp), "
                             "process (none), auto (linux when possible; default)")
     serve.add_argument("--tmp-size", type=int, default=0,
-                       help="MB of private /tmp per instance (default: 512, per function)")
+                       help="MB of private /tmp for every instance, overriding each "
+                            "function's diskSize (default: per function, 512 unless set)")
     tuning = serve.add_argument_group("async invocations")
     tuning.add_argument("--async-backoff-base", type=positive(float),
                         default=DEFAULTS.async_backoff_base_seconds, metavar="SECONDS",

@@ -50,6 +50,7 @@ class Invoker:
             function_key=resolved.key,
             code_digest=function.code_digest,
             memory_mb=function.memory_size,
+            tmp_size_mb=function.disk_size,
             internet_access=service.internet_access,
             log_path=self._logs.path(service.name, function.name),
             initialization_timeout=float(function.initialization_timeout),

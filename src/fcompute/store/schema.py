@@ -41,6 +41,7 @@ functions = sa.Table(
     sa.Column("environment", sa.JSON, nullable=False),
     sa.Column("instance_concurrency", sa.Integer, nullable=False, default=1),
     sa.Column("instance_type", sa.String(32), nullable=False, default="e1"),
+    sa.Column("disk_size", sa.Integer, nullable=False, server_default="512"),
     sa.Column("ca_port", sa.Integer),
     sa.Column("custom_container_config", sa.JSON),
     sa.Column("code_checksum", sa.String(32), nullable=False),

@@ -114,6 +114,7 @@ class SqlStore:
             initialization_timeout=row.initialization_timeout,
             environment=dict(row.environment or {}),
             instance_concurrency=row.instance_concurrency, instance_type=row.instance_type,
+            disk_size=row.disk_size,
             ca_port=row.ca_port, custom_container_config=row.custom_container_config,
             code_checksum=row.code_checksum, code_size=row.code_size,
             code_digest=row.code_digest, created=row.created, modified=row.modified,
