@@ -174,6 +174,22 @@ def test_memory_beyond_memory_size_is_an_out_of_memory_error(
     assert "x-fc-error-type" not in again.headers, again.text
 
 
+def test_memory_hog_in_a_child_process_ends_the_whole_instance(
+    sandboxed: PlatformProcess, client: fc2.Client, services: dict[str, str],
+    victim: tuple[str, str],
+) -> None:
+    service = services["open"]
+    function = deploy(client, service, "allocate_in_child", memorySize=128)
+    response = invoke(sandboxed, service, function, {"mb": 400})
+    assert response.status_code == 200
+    assert response.headers.get("x-fc-error-type") == "UnhandledInvocationError", response.text
+    assert response.json()["errorType"] == "Runtime.OutOfMemory", response.text
+    neighbour_serves(sandboxed, victim)
+    again = invoke(sandboxed, service, function, {"mb": 16})
+    assert again.status_code == 200, again.text
+    assert "child exited with 0" in again.json()["detail"], again.text
+
+
 def test_fork_bomb_stops_at_the_pids_limit(sandboxed: PlatformProcess, client: fc2.Client,
                                            services: dict[str, str],
         victim: tuple[str, str]) -> None:

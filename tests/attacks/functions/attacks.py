@@ -221,3 +221,14 @@ def load_module(event: bytes, context: Any) -> str:
     os.close(fd)
     return answer(first != 0 and second != 0 and errno.EPERM in (first_errno, second_errno),
                   f"init_module errno {first_errno}, finit_module errno {second_errno}")
+
+
+def allocate_in_child(event: bytes, context: Any) -> str:
+    """The memory hog is a child process: the kill must still take the whole instance."""
+    script = ("hoard = []\n"
+              f"for _ in range({event_of(event)['mb']}):\n"
+              "    block = bytearray(1 << 20)\n"
+              "    block[::4096] = b'x' * len(block[::4096])\n"
+              "    hoard.append(block)\n")
+    done = subprocess.run(["python3", "-c", script], check=False)
+    return answer(False, f"child exited with {done.returncode}")

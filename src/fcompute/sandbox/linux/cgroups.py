@@ -94,15 +94,42 @@ def _owner_alive(name: str) -> bool:
     return pid.isdigit() and os.path.exists(f"/proc/{pid}")
 
 
+class OomEvent:
+    """A cgroup v1 OOM notification: an eventfd registered through ``cgroup.event_control``."""
+
+    def __init__(self, memory_dir: str) -> None:
+        self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._control = os.open(os.path.join(memory_dir, "memory.oom_control"),
+                                os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _write(os.path.join(memory_dir, "cgroup.event_control"),
+                   f"{self.fd} {self._control}")
+        except OSError:
+            self.close()
+            raise
+
+    def consume(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_read(self.fd)
+
+    def close(self) -> None:
+        for fd in (self.fd, self._control):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 class InstanceCgroup:
     """The cgroup directories of one instance (one per hierarchy on v1, one on v2)."""
 
     def __init__(self, dirs: list[str], procs_files: list[str], oom_file: str,
-                 kill_file: str) -> None:
+                 kill_file: str, oom_event: OomEvent | None = None) -> None:
         self.dirs = dirs
         self.procs_files = procs_files
         self._oom_file = oom_file
         self._kill_file = kill_file
+        # v1 only: readable when the kernel OOM-killed any process of the instance, so the
+        # zygote can end the whole instance (v2 does that itself with memory.oom.group).
+        self.oom_event = oom_event
 
     def open_procs(self) -> list[int]:
         """Write-only fds on ``cgroup.procs``: the child writes "0" to each to join."""
@@ -127,6 +154,9 @@ class InstanceCgroup:
                 os.kill(pid, signal.SIGKILL)
 
     def remove(self) -> bool:
+        if self.oom_event is not None:
+            self.oom_event.close()
+            self.oom_event = None
         removed = True
         for directory in self.dirs:
             if not _rmdir(directory):
@@ -227,6 +257,7 @@ class CgroupsV1(Cgroups):
         return InstanceCgroup(
             ordered, [os.path.join(d, "cgroup.procs") for d in ordered],
             os.path.join(dirs["memory"], "memory.oom_control"), "",
+            OomEvent(dirs["memory"]),
         )
 
 

@@ -73,6 +73,7 @@ class Zygote:
         self.control = control
         self.selector = selectors.DefaultSelector()
         self.instances: dict[int, Instance] = {}  # by pidfd
+        self.oom_events: dict[int, Instance] = {}  # by OOM eventfd (cgroup v1)
         self.free_slots: list[int] = []
 
     # set-up ------------------------------------------------------------------
@@ -103,7 +104,9 @@ class Zygote:
                 if key.data is None and not self.on_control():
                     return
             for key, _ in events:
-                if key.data is not None and key.fd in self.instances:
+                if key.fd in self.oom_events:
+                    self.on_oom(self.oom_events[key.fd])
+                elif key.data is not None and key.fd in self.instances:
                     self.on_exit(self.instances[key.fd])
 
     def on_control(self) -> bool:
@@ -156,13 +159,33 @@ class Zygote:
         finally:
             for fd in (*procs, sock_fd, log_fd):
                 os.close(fd)
-        self.instances[pidfd] = Instance(pid, pidfd, cgroup, slot)
+        instance = self.instances[pidfd] = Instance(pid, pidfd, cgroup, slot)
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
+        if cgroup.oom_event is not None:
+            self.oom_events[cgroup.oom_event.fd] = instance
+            self.selector.register(cgroup.oom_event.fd, selectors.EVENT_READ, pid)
         wire.send(self.control, {"op": "started", "id": request_id, "pid": pid}, [pidfd])
+
+    def on_oom(self, instance: Instance) -> None:
+        """The kernel killed a process of the instance for memory: the instance ends whole.
+
+        Otherwise a handler whose child process was the victim would live on in an instance
+        that broke its memory limit; ending it gives the caller ``Runtime.OutOfMemory`` and
+        the next request a fresh instance, as when the agent itself is the victim.
+        """
+        event = instance.cgroup.oom_event
+        if event is not None:
+            event.consume()
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(instance.pidfd, signal.SIGKILL)
 
     def on_exit(self, instance: Instance) -> None:
         self.selector.unregister(instance.pidfd)
         del self.instances[instance.pidfd]
+        event = instance.cgroup.oom_event
+        if event is not None:
+            self.selector.unregister(event.fd)
+            del self.oom_events[event.fd]
         _, status = os.waitpid(instance.pid, 0)
         os.close(instance.pidfd)
         oom = instance.cgroup.oom_killed()
