@@ -101,9 +101,9 @@ class Invoker:
         try:
             instance, start = await pool.acquire(request_id)
         except InstanceFailure as failure:
+            # A failed start (import error, initializer) goes to the function's log as well.
             result.error = failure.error
-            if log_tail:
-                result.log_tail = failure.error["errorMessage"]
+            await self._note_failure(pool.launch.log_path, request_id, result, log_tail)
             return result
         result.timings.add_start(start)
         # Only an instance that answered goes back to the pool: if this task is cancelled
@@ -133,7 +133,8 @@ class Invoker:
     async def _note_failure(
         self, log_path: Path, request_id: str, result: InvocationResult, log_tail: bool
     ) -> None:
-        """The instance died mid-invocation: finish its log framing and recover the tail."""
+        """The instance failed to start or died mid-invocation: finish the log framing of
+        the invocation and recover its tail."""
         error = result.error or {}
         await asyncio.to_thread(
             self._logs.close_failed, log_path, request_id,
