@@ -14,10 +14,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, TypeVar, cast
 
+T = TypeVar("T")
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 
 
@@ -174,39 +176,63 @@ class _LoadConnection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._state.take()
         self._transport.write(self._request)
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
         buffer += data
+        state = self._state
         while True:
             frame = _Framing.split(buffer)
             if frame is None:
                 return
-            if buffer[9:12] != b"200":
-                self._state.errors += 1
+            if buffer[9:12] != state.expect:
+                state.errors += 1
             del buffer[:frame[1]]
-            self._state.completed += 1
-            if self._state.running and self._transport is not None:
+            state.completed += 1
+            state.answered()
+            if state.running and self._transport is not None and state.take():
                 self._transport.write(self._request)
 
 
 @dataclass
 class _LoadState:
+    expect: bytes = b"200"
+    total: int | None = None  # requests to send in all; None: until ``running`` turns False
+    finished: asyncio.Future[None] | None = None  # resolved at the ``total``-th answer
     running: bool = True
+    sent: int = 0
     completed: int = 0
     errors: int = 0
 
+    def take(self) -> bool:
+        if self.total is not None and self.sent >= self.total:
+            return False
+        self.sent += 1
+        return True
 
-async def _python_load(host: str, port: int, request: bytes, connections: int,
-                       seconds: float) -> Throughput:
+    def answered(self) -> None:
+        finished = self.finished
+        if finished is not None and not finished.done() and self.completed == self.total:
+            finished.set_result(None)
+
+
+async def _connect(host: str, port: int, request: bytes, state: _LoadState,
+                   connections: int) -> list[asyncio.BaseTransport]:
     loop = asyncio.get_running_loop()
-    state = _LoadState()
-    transports = []
+    transports: list[asyncio.BaseTransport] = []
     for _ in range(connections):
         transport, _protocol = await loop.create_connection(
             lambda: _LoadConnection(request, state), host, port)
         transports.append(transport)
+    return transports
+
+
+async def _python_load(host: str, port: int, request: bytes, connections: int,
+                       seconds: float, expect: bytes) -> Throughput:
+    state = _LoadState(expect=expect)
+    transports = await _connect(host, port, request, state, connections)
     await asyncio.sleep(0.2)  # let every connection reach steady state before counting
     start_count, began = state.completed, time.perf_counter()
     await asyncio.sleep(seconds)
@@ -217,12 +243,36 @@ async def _python_load(host: str, port: int, request: bytes, connections: int,
     return Throughput(done - start_count, ended - began, state.errors, "python-asyncio")
 
 
-def python_throughput(host: str, port: int, request: bytes, connections: int,
-                      seconds: float) -> Throughput:
-    """Fallback when wrk is missing: asyncio keep-alive connections (uvloop if present)."""
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
 
-        return uvloop.run(_python_load(host, port, request, connections, seconds))
+        return uvloop.run(coroutine)
     except ImportError:
-        return asyncio.run(_python_load(host, port, request, connections, seconds))
+        return asyncio.run(coroutine)
+
+
+def python_throughput(host: str, port: int, request: bytes, connections: int,
+                      seconds: float, expect: bytes = b"200") -> Throughput:
+    """Fallback when wrk is missing: asyncio keep-alive connections (uvloop if present).
+
+    Answers with another status than ``expect`` are counted as errors.
+    """
+    return _run(_python_load(host, port, request, connections, seconds, expect))
+
+
+async def _send_count(host: str, port: int, request: bytes, count: int, connections: int,
+                      expect: bytes) -> int:
+    finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    state = _LoadState(expect=expect, total=count, finished=finished)
+    transports = await _connect(host, port, request, state, min(connections, count))
+    await finished
+    for transport in transports:
+        transport.close()
+    return state.errors
+
+
+def send_count(host: str, port: int, request: bytes, count: int, connections: int,
+               expect: bytes = b"200") -> int:
+    """Sends exactly ``count`` requests over keep-alive connections; returns the errors."""
+    return _run(_send_count(host, port, request, count, connections, expect))

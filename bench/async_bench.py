@@ -21,27 +21,30 @@ Every figure printed is the median over the rounds.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
-from _http import BlockingClient, build_request, wrk_available
+from _http import (
+    BlockingClient,
+    build_request,
+    python_throughput,
+    send_count,
+    wrk_available,
+)
 from _servers import Server, start_platform
 
 API = "/2016-08-15"
@@ -112,77 +115,14 @@ def wrk_acks(server: Server, path: str, connections: int, seconds: float) -> tup
     return int(total.group(1)), elapsed
 
 
-class _AckConnection(asyncio.Protocol):
-    """Keeps one request in flight per connection; counts 202 answers."""
-
-    def __init__(self, request: bytes, state: dict[str, Any],
-                 on_answer: Callable[[], None] | None = None) -> None:
-        self._request = request
-        self._state = state
-        self._on_answer = on_answer
-        self._buffer = bytearray()
-        self._transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._transport.write(self._request)
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        while True:
-            head_end = self._buffer.find(b"\r\n\r\n")
-            if head_end < 0:
-                return
-            head = bytes(self._buffer[:head_end]).lower()
-            marker = head.find(b"content-length:")
-            length = int(head[marker + 15:].split(b"\r\n", 1)[0]) if marker >= 0 else 0
-            end = head_end + 4 + length
-            if len(self._buffer) < end:
-                return
-            if self._buffer[9:12] != b"202":
-                self._state["errors"] += 1
-            del self._buffer[:end]
-            self._state["done"] += 1
-            if self._on_answer is not None:
-                self._on_answer()
-            # A budget, when set, bounds how many requests go out in all.
-            budget = self._state.get("budget")
-            if budget is not None:
-                if budget <= 0:
-                    continue
-                self._state["budget"] = budget - 1
-            if self._state["running"] and self._transport is not None:
-                self._transport.write(self._request)
-
-
-async def _python_acks(server: Server, request: bytes, connections: int,
-                       seconds: float) -> tuple[int, float]:
-    loop = asyncio.get_running_loop()
-    state: dict[str, Any] = {"done": 0, "errors": 0, "running": True}
-    transports = []
-    for _ in range(connections):
-        transport, _ = await loop.create_connection(
-            lambda: _AckConnection(request, state), server.host, server.port)
-        transports.append(transport)
-    await asyncio.sleep(0.2)
-    start, began = state["done"], time.perf_counter()
-    await asyncio.sleep(seconds)
-    done, ended = state["done"], time.perf_counter()
-    state["running"] = False
-    for transport in transports:
-        transport.close()
-    if state["errors"]:
-        raise RuntimeError(f"{state['errors']} async requests were not acknowledged with 202")
-    return done - start, ended - began
-
-
 def python_acks(server: Server, path: str, connections: int,
                 seconds: float) -> tuple[int, float]:
     request = build_request(server.host, server.port, "POST", path, PAYLOAD, ASYNC_HEADERS)
-    return asyncio.run(_python_acks(server, request, connections, seconds))
+    result = python_throughput(server.host, server.port, request, connections, seconds,
+                               expect=b"202")
+    if result.errors:
+        raise RuntimeError(f"{result.errors} async requests were not acknowledged with 202")
+    return result.requests, result.seconds
 
 
 # end to end -------------------------------------------------------------------
@@ -207,33 +147,17 @@ def wait_idle(api: httpx.Client, function: str, timeout: float = 600.0) -> float
     return time.perf_counter() - began
 
 
-async def _submit_all(server: Server, path: str, count: int, connections: int) -> None:
+def submit_all(server: Server, path: str, count: int, connections: int) -> None:
     """Sends ``count`` async requests over ``connections`` keep-alive connections."""
-    loop = asyncio.get_running_loop()
     request = build_request(server.host, server.port, "POST", path, PAYLOAD, ASYNC_HEADERS)
-    state: dict[str, Any] = {"done": 0, "errors": 0, "running": True, "budget": count}
-    finished = loop.create_future()
-
-    def on_answer() -> None:
-        if state["done"] >= count and not finished.done():
-            finished.set_result(None)
-
-    transports = []
-    for _ in range(min(connections, count)):
-        state["budget"] -= 1
-        transport, _ = await loop.create_connection(
-            lambda: _AckConnection(request, state, on_answer), server.host, server.port)
-        transports.append(transport)
-    await finished
-    for transport in transports:
-        transport.close()
-    if state["errors"]:
-        raise RuntimeError(f"{state['errors']} async requests were not acknowledged with 202")
+    errors = send_count(server.host, server.port, request, count, connections, expect=b"202")
+    if errors:
+        raise RuntimeError(f"{errors} async requests were not acknowledged with 202")
 
 
 def end_to_end(server: Server, api: httpx.Client, count: int, connections: int) -> float:
     began = time.perf_counter()
-    asyncio.run(_submit_all(server, invoke_path("noop"), count, connections))
+    submit_all(server, invoke_path("noop"), count, connections)
     wait_idle(api, "noop")
     return count / (time.perf_counter() - began)
 
@@ -338,7 +262,7 @@ def main(argv: list[str]) -> int:
         create_function(api, "noop", NOOP)
         create_function(api, "stamp", STAMP)
         # Warm-up: start the instances every phase uses.
-        asyncio.run(_submit_all(server, invoke_path("noop"), 200, args.concurrency))
+        submit_all(server, invoke_path("noop"), 200, args.concurrency)
         wait_idle(api, "noop")
         figures = Figures()
         for round_number in range(args.rounds):
