@@ -184,6 +184,11 @@ class InstancePool:
     def stats(self) -> dict[str, dict[str, int]]:
         return {key: {"size": p.size, "idle": len(p.idle)} for key, p in self._pools.items()}
 
+    def code_digests_in_use(self) -> set[str]:
+        """Code packages that a pool still runs or may start (retired pools included until
+        their last instance ends): the code store must keep these extracted."""
+        return {pool.launch.code_digest for pool in self._pools.values()}
+
     def instance_count(self) -> int:
         return sum(pool.size for pool in self._pools.values())
 
