@@ -47,28 +47,58 @@ class FunctionPool:
                 if instance.alive:
                     self._mark_busy(instance)
                     return instance, None
-                self.size -= 1
+                self._discard(instance)
             if self.size < self._limits.max_instances:
                 return await self._start(request_id)
             loop = asyncio.get_running_loop()
             if deadline is None:
                 deadline = loop.time() + self._limits.wait_seconds
-            waiter: asyncio.Future[Instance | None] = loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                async with asyncio.timeout_at(deadline):
-                    instance_or_none = await waiter
-            except TimeoutError:
-                raise ResourceExhausted(
-                    f"all {self._limits.max_instances} instances of the function stayed busy for "
-                    f"{self._limits.wait_seconds:g} s; retry later or raise the instance limit"
-                ) from None
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-            if instance_or_none is not None:
-                self._mark_busy(instance_or_none)
-                return instance_or_none, None
+            handed = await self._wait_for_release(deadline)
+            if handed is not None:
+                self._mark_busy(handed)
+                return handed, None
+
+    async def _wait_for_release(self, deadline: float) -> Instance | None:
+        """Waits until ``release`` hands over an instance or frees a slot (None).
+
+        A waiter is answered exactly once, and what it was handed is never dropped: when the
+        deadline or a cancellation wins the race against a release that already answered it,
+        what was handed over at the deadline is used (the request waited its full time for
+        it), and what was handed to a cancelled request passes on to the next waiter or the
+        idle list.
+        """
+        waiter: asyncio.Future[Instance | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await waiter
+        except TimeoutError:
+            if waiter.done() and not waiter.cancelled():
+                return waiter.result()  # answered just as time ran out: take it
+            self._pass_on(waiter)
+            raise ResourceExhausted(
+                f"all {self._limits.max_instances} instances of the function stayed busy for "
+                f"{self._limits.wait_seconds:g} s; retry later or raise the instance limit"
+            ) from None
+        except BaseException:
+            self._pass_on(waiter)
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _pass_on(self, waiter: asyncio.Future[Instance | None]) -> None:
+        """A waiter that gives up hands what it was answered with to the next one."""
+        if not waiter.done():
+            waiter.cancel()
+            return
+        if waiter.cancelled():
+            return
+        handed = waiter.result()
+        if handed is None:
+            self._wake(None)
+        else:
+            self._offer(handed)
 
     async def _start(self, request_id: str) -> tuple[Instance, StartInfo]:
         self.size += 1
@@ -89,13 +119,18 @@ class FunctionPool:
         instance.last_used = time.monotonic()
         instance.invocations += 1
         self.busy.discard(instance)
-        if not healthy or self.retired or not instance.alive:
+        if healthy:
+            self._offer(instance)
+        else:
             self._discard(instance)
-            return
+
+    def _offer(self, instance: Instance) -> None:
+        """An idle instance goes to the longest waiter, or to the idle list."""
         instance.state = InstanceState.IDLE
-        if self._wake(instance):
-            return
-        self.idle.append(instance)
+        if self.retired or not instance.alive:
+            self._discard(instance)
+        elif not self._wake(instance):
+            self.idle.append(instance)
 
     def _wake(self, value: Instance | None) -> bool:
         while self._waiters:
