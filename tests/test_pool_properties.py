@@ -14,6 +14,7 @@ many simulated seconds each run in a few seconds. What must hold in every scenar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from dataclasses import dataclass, field
@@ -203,10 +204,8 @@ async def play(scenario: Scenario) -> None:
             return
         await asyncio.sleep(arrival.at + arrival.cancel_after)
         task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
 
     async def change_config(at: float, number: int) -> None:
         await asyncio.sleep(at)
@@ -274,7 +273,8 @@ def test_an_instance_released_at_a_waiters_deadline_is_not_lost() -> None:
         assert second is first
         pool.release(second)
         third, _ = await pool.acquire("third")
-        assert third is first and pool.size == 1
+        assert third is first
+        assert pool.size == 1
 
     run_virtual(main())
 
