@@ -267,3 +267,48 @@ def test_a_lease_that_ran_out_elsewhere_is_taken_over(tmp_path: Path) -> None:
     assert attempt == 2
     assert statuses == [AttemptStatus.INTERRUPTED, AttemptStatus.RUNNING]
     assert system_errors == 1
+
+
+def test_events_carry_the_ids_of_their_function_and_deliveries_inherit_them(
+    tmp_path: Path,
+) -> None:
+    async def body(queue: SqliteQueue) -> None:
+        await queue.enqueue(Submission("a", "req-a", "s", "f", "LATEST", b"{}", now_ms(),
+                                       service_id="sid", function_id="fid"))
+        [job] = await queue.claim(limit=5, room={}, default_room=5, lease_ms=60_000)
+        assert (job.service_id, job.function_id) == ("sid", "fid")
+        done = Settlement(AttemptStatus.SUCCEEDED, Status.SUCCEEDED, deliveries=(
+            NewDelivery(Condition.ON_SUCCESS, "http://127.0.0.1:9/x", b"{}"),))
+        assert await queue.settle(job, done)
+        [delivery] = await queue.claim(limit=5, room={}, default_room=5, lease_ms=60_000)
+        assert delivery.kind is JobKind.DELIVERY
+        assert (delivery.service_id, delivery.function_id) == ("sid", "fid")
+
+    run(tmp_path, body)
+
+
+def test_a_schema_1_queue_is_upgraded_and_its_events_follow_the_name(tmp_path: Path) -> None:
+    from fcompute.asyncinvoke.queues import sqlite_schema
+
+    # A queue file as schema 1 wrote it: no ids, one event waiting.
+    conn = sqlite3.connect(tmp_path / "queue.db")
+    columns = "    service_id TEXT,\n    function_id TEXT,\n"
+    assert columns in sqlite_schema.SCHEMA
+    conn.executescript(sqlite_schema.SCHEMA.replace(columns, ""))
+    conn.execute("INSERT INTO jobs (kind, service, function, qualifier, invocation_id, fkey,"
+                 " request_id, payload, status, created_ms, due_ms) VALUES ('invocation', 's',"
+                 " 'f', 'LATEST', 'old', 's/f', 'r', x'00', 'Enqueued', 1, 1)")
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+
+    async def body(queue: SqliteQueue) -> None:
+        await queue.enqueue(Submission("new", "req-new", "s", "f", "LATEST", b"{}", now_ms(),
+                                       service_id="sid", function_id="fid"))
+        jobs = await queue.claim(limit=5, room={}, default_room=5, lease_ms=60_000)
+        assert {job.invocation_id: job.function_id for job in jobs} == {"old": None,
+                                                                        "new": "fid"}
+
+    run(tmp_path, body)
+    with contextlib.closing(sqlite3.connect(tmp_path / "queue.db")) as upgraded:
+        assert upgraded.execute("PRAGMA user_version").fetchone()[0] == 2

@@ -121,7 +121,9 @@ class AsyncConfigStore:
     def __init__(self, database: Database, cache_seconds: float) -> None:
         self._run = database.run
         self._ttl = cache_seconds
+        # By (service, function, qualifier) and by (function id, qualifier).
         self._cache: dict[tuple[str, str, str], tuple[float, AsyncInvokeConfig]] = {}
+        self._cache_by_id: dict[tuple[str, str], tuple[float, AsyncInvokeConfig]] = {}
 
     @staticmethod
     def _function_id(conn: Connection, service: str, function: str) -> str:
@@ -158,7 +160,7 @@ class AsyncConfigStore:
                   config: AsyncInvokeConfig) -> AsyncInvokeConfig:
         table = schema.async_invoke_configs
 
-        def put(conn: Connection) -> AsyncInvokeConfig:
+        def put(conn: Connection) -> tuple[str, AsyncInvokeConfig]:
             function_id = self._function_id(conn, service, function)
             stamp = now_iso()
             values = {
@@ -175,11 +177,15 @@ class AsyncConfigStore:
                 conn.execute(table.update().where(
                     table.c.function_id == function_id, table.c.qualifier == qualifier
                 ).values(**values))
-            return self._config(self._row(conn, function_id, qualifier))
+            return function_id, self._config(self._row(conn, function_id, qualifier))
 
-        stored = await self._run(put)
-        self._cache.pop((service, function, qualifier), None)
+        function_id, stored = await self._run(put)
+        self._forget(service, function, function_id, qualifier)
         return stored
+
+    def _forget(self, service: str, function: str, function_id: str, qualifier: str) -> None:
+        self._cache.pop((service, function, qualifier), None)
+        self._cache_by_id.pop((function_id, qualifier), None)
 
     async def get(self, service: str, function: str, qualifier: str) -> AsyncInvokeConfig:
         def get(conn: Connection) -> AsyncInvokeConfig:
@@ -204,19 +210,28 @@ class AsyncConfigStore:
     async def delete(self, service: str, function: str, qualifier: str) -> None:
         table = schema.async_invoke_configs
 
-        def delete(conn: Connection) -> None:
+        def delete(conn: Connection) -> str:
             function_id = self._function_id(conn, service, function)
             deleted = conn.execute(table.delete().where(
                 table.c.function_id == function_id, table.c.qualifier == qualifier
             )).rowcount
             if not deleted:
                 raise config_not_found(service, function, qualifier)
+            return function_id
 
-        await self._run(delete)
-        self._cache.pop((service, function, qualifier), None)
+        function_id = await self._run(delete)
+        self._forget(service, function, function_id, qualifier)
 
-    async def effective(self, service: str, function: str, qualifier: str) -> AsyncInvokeConfig:
-        """The config in force: the stored one, else the defaults (cached for a moment)."""
+    async def effective(self, service: str, function: str, qualifier: str,
+                        function_id: str | None = None) -> AsyncInvokeConfig:
+        """The config in force: the stored one, else the defaults (cached for a moment).
+
+        With ``function_id``, the config of that function, whatever has its name now: a
+        deleted function has none left (its configs went with it), so it gets the defaults,
+        never the config of a function created later under the same name.
+        """
+        if function_id is not None:
+            return await self._effective_by_id(function_id, qualifier)
         key = (service, function, qualifier)
         entry = self._cache.get(key)
         now = time.monotonic()
@@ -227,4 +242,19 @@ class AsyncConfigStore:
         except errors.NotFound:
             config = DEFAULT
         self._cache[key] = (now + self._ttl, config)
+        return config
+
+    async def _effective_by_id(self, function_id: str, qualifier: str) -> AsyncInvokeConfig:
+        key = (function_id, qualifier)
+        entry = self._cache_by_id.get(key)
+        now = time.monotonic()
+        if entry is not None and entry[0] > now:
+            return entry[1]
+
+        def get(conn: Connection) -> AsyncInvokeConfig:
+            row = self._row(conn, function_id, qualifier)
+            return DEFAULT if row is None else self._config(row)
+
+        config = await self._run(get)
+        self._cache_by_id[key] = (now + self._ttl, config)
         return config

@@ -164,11 +164,12 @@ class Deliverer:
                 f"qualifier '{target.qualifier}' of service '{target.service}' does not exist",
                 code="VersionNotFound",
             )
-        await self._catalog.resolve(target.service, target.function)  # 404 if it is gone
+        resolved = await self._catalog.resolve(target.service, target.function)  # 404 if gone
         await self._queue.enqueue(Submission(
             invocation_id=invocation_id, request_id=job.request_id, service=target.service,
             function=target.function, qualifier=target.qualifier, payload=job.payload,
-            created_ms=now_ms(),
+            created_ms=now_ms(), service_id=resolved.service.id,
+            function_id=resolved.function.id,
         ))
 
     async def _post(self, target: WebhookTarget, job: Job) -> JsonDict | None:

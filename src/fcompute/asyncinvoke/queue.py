@@ -22,6 +22,10 @@ Contract:
 - ``recover`` runs once at start-up, before any claim: jobs still leased by a process
   that is gone get their attempt marked interrupted and become due again. Delivery is
   therefore at-least-once: a job runs twice only if it was leased when a process died.
+- An invocation belongs to the function it was sent to, named by the ids the store gave
+  the service and the function (``service_id``, ``function_id``), not only by their
+  names: a function deleted and created again under the same name is another function,
+  and the queue hands the ids back on every claim so the runner can tell.
 - Reads (``get``, ``list``) return immutable :mod:`records` snapshots.
 """
 
@@ -67,6 +71,10 @@ class Submission:
     # Replays against the code an earlier invocation ran (None: the latest code).
     pinned: CodeVersion | None = None
     replay_of: str | None = None
+    # The store's ids of the service and function it was sent to (None: not known, for
+    # events stored before the queue kept them; those follow the name).
+    service_id: str | None = None
+    function_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,9 @@ class Job:
     system_errors: int
     created_ms: int
     pinned: CodeVersion | None = None
+    # Whose event it is (see Submission); a delivery carries its invocation's.
+    service_id: str | None = None
+    function_id: str | None = None
     # Deliveries only: where to, on which outcome, and for which invocation.
     condition: Condition | None = None
     destination: str | None = None

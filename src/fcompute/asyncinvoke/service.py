@@ -13,7 +13,7 @@ from fcompute.asyncinvoke.dispatcher import Dispatcher
 from fcompute.asyncinvoke.queue import AsyncQueue, ListQuery, Submission, now_ms
 from fcompute.asyncinvoke.records import REPLAYABLE, CodeVersion, InvocationRecord
 from fcompute.codestore.base import CodeStore
-from fcompute.invoke.catalog import FunctionCatalog
+from fcompute.invoke.catalog import FunctionCatalog, Resolved
 from fcompute.model import Page
 
 LATEST = "LATEST"
@@ -33,16 +33,21 @@ class AsyncInvocations:
         self._codestore = codestore
 
     async def submit(
-        self, *, service: str, function: str, payload: bytes, request_id: str,
+        self, *, target: Resolved, payload: bytes, request_id: str,
         invocation_id: str | None = None, pinned: CodeVersion | None = None,
         replay_of: str | None = None,
     ) -> str:
-        """Stores the invocation durably and returns its id (the request id by default)."""
+        """Stores the invocation durably and returns its id (the request id by default).
+
+        The event belongs to ``target`` as it is now (by id): if the function is deleted
+        before the event runs, it fails, even if another function takes the name.
+        """
         invocation_id = invocation_id or request_id
         await self._queue.enqueue(Submission(
-            invocation_id=invocation_id, request_id=request_id, service=service,
-            function=function, qualifier=LATEST, payload=payload, created_ms=now_ms(),
-            pinned=pinned, replay_of=replay_of,
+            invocation_id=invocation_id, request_id=request_id, service=target.service.name,
+            function=target.function.name, qualifier=LATEST, payload=payload,
+            created_ms=now_ms(), pinned=pinned, replay_of=replay_of,
+            service_id=target.service.id, function_id=target.function.id,
         ))
         return invocation_id
 
@@ -83,9 +88,10 @@ class AsyncInvocations:
                     f"({pinned.code_checksum}) is no longer stored",
                     code="CodeNotFound",
                 )
-        await self._catalog.resolve(service, function)  # a clear 404 if it was deleted
+        # A clear 404 if it was deleted; a replay runs on the function that has the name now.
+        current = await self._catalog.resolve(service, function)
         new_id = await self.submit(
-            service=service, function=function, payload=original.payload,
+            target=current, payload=original.payload,
             request_id=request_id, invocation_id=str(uuid.uuid4()), pinned=pinned,
             replay_of=original.invocation_id,
         )

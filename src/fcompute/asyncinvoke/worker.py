@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from fcompute import errors
 from fcompute.asyncinvoke import policy
+from fcompute.asyncinvoke.config import DEFAULT as DEFAULT_CONFIG
 from fcompute.asyncinvoke.config import AsyncConfigStore, AsyncInvokeConfig
 from fcompute.asyncinvoke.destinations import (
     Deliverer,
@@ -87,7 +88,8 @@ class Worker:
         self._rand = rand
 
     async def run(self, job: Job) -> Settlement:
-        config = await self._configs.effective(job.service, job.function, job.qualifier)
+        config = await self._configs.effective(job.service, job.function, job.qualifier,
+                                               function_id=job.function_id)
         if job.kind is JobKind.DELIVERY:
             return await self._deliver(job, config)
         return await self._invoke(job, config)
@@ -99,20 +101,22 @@ class Worker:
                                        f"({config.max_event_age_s} s) and was not run"}
             return self._final(job, config, AttemptStatus.EXPIRED, Status.EXPIRED, error=expired)
         try:
-            resolved = await self._catalog.resolve(job.service, job.function)
-        except errors.NotFound as exc:
-            return self._failed(job, config, {"errorType": exc.code, "errorMessage": exc.message},
-                                None)
-        if job.pinned is not None:
-            if not self._codestore.zip_path(job.pinned.code_digest).exists():
-                return self._failed(job, config, {
-                    "errorType": policy.CODE_GONE,
-                    "errorMessage": f"code {job.pinned.code_checksum} is no longer stored",
-                }, None)
-            resolved = pin(resolved, job.pinned)
-        version = version_of(resolved, job.qualifier)
-        try:
             async with self._gate.hold(job.capacity_key):
+                # Resolved only once through the gate: an event may wait there while its
+                # function is deleted, and must not then run on what it resolved before.
+                try:
+                    resolved = await self._resolve(job)
+                except errors.NotFound as exc:
+                    return self._gone(job, exc)
+                if job.pinned is not None:
+                    if not self._codestore.zip_path(job.pinned.code_digest).exists():
+                        return self._failed(job, config, {
+                            "errorType": policy.CODE_GONE,
+                            "errorMessage": f"code {job.pinned.code_checksum} is no longer "
+                                            "stored",
+                        }, None)
+                    resolved = pin(resolved, job.pinned)
+                version = version_of(resolved, job.qualifier)
                 result = await self._invoker.invoke(resolved, job.payload,
                                                     request_id=job.request_id)
         except errors.ResourceExhausted as exc:
@@ -126,6 +130,42 @@ class Worker:
                                    result=result.body, version=version)
             error = result.error
         return self._failed(job, config, error, version)
+
+    async def _resolve(self, job: Job) -> Resolved:
+        """The function the event was sent to; ``NotFound`` saying why if it is gone."""
+        try:
+            resolved = await self._catalog.resolve(job.service, job.function)
+        except errors.NotFound as exc:
+            if job.function_id is None:
+                raise
+            raise errors.NotFound(f"{exc.message}: it was deleted after this event was sent, "
+                                  "so the event does not run", code=exc.code) from None
+        if job.service_id is not None and resolved.service.id != job.service_id:
+            raise errors.NotFound(
+                f"service '{job.service}' was deleted after this event was sent and created "
+                f"again (service id {job.service_id} then, {resolved.service.id} now); the "
+                "event belonged to the deleted service and does not run on the new one",
+                code="ServiceNotFound",
+            )
+        if job.function_id is not None and resolved.function.id != job.function_id:
+            raise errors.NotFound(
+                f"function '{job.service}/{job.function}' was deleted after this event was "
+                f"sent and created again (function id {job.function_id} then, "
+                f"{resolved.function.id} now); the event belonged to the deleted function "
+                "and does not run on the new one",
+                code="FunctionNotFound",
+            )
+        return resolved
+
+    def _gone(self, job: Job, exc: errors.NotFound) -> Settlement:
+        """Fails an event whose function was deleted: at once, and with no destination.
+
+        The function's async config (destinations included) was deleted with it; the
+        config of a function created later under the same name is not this event's.
+        """
+        error: JsonDict = {"errorType": exc.code, "errorMessage": exc.message}
+        return self._final(job, DEFAULT_CONFIG, AttemptStatus.FAILED, Status.FAILED,
+                           error=error, error_class=policy.classify(exc.code))
 
     def _failed(self, job: Job, config: AsyncInvokeConfig, error: JsonDict,
                 version: CodeVersion | None) -> Settlement:

@@ -113,11 +113,12 @@ class SqliteQueue:
         def insert(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO jobs (kind, service, function, qualifier, invocation_id,"
-                " fkey, request_id, payload, status, created_ms, due_ms, pinned, replay_of)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " fkey, request_id, payload, status, created_ms, due_ms, pinned, replay_of,"
+                " service_id, function_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (JobKind.INVOCATION.value, s.service, s.function, s.qualifier, s.invocation_id,
                  f"{s.service}/{s.function}", s.request_id, s.payload, Status.ENQUEUED.value,
-                 s.created_ms, s.created_ms, dump_version(s.pinned), s.replay_of),
+                 s.created_ms, s.created_ms, dump_version(s.pinned), s.replay_of,
+                 s.service_id, s.function_id),
             )
             return cursor.rowcount == 1
 
@@ -189,6 +190,7 @@ class SqliteQueue:
             request_id=request_id, payload=bytes(row["payload"]), attempt=number,
             function_errors=row["function_errors"], system_errors=system_errors,
             created_ms=row["created_ms"], pinned=load_version(row["pinned"]),
+            service_id=row["service_id"], function_id=row["function_id"],
             condition=Condition(row["condition"]) if row["condition"] else None,
             destination=row["destination"],
             parent_id=self._parent_id(conn, row["parent_seq"]),
@@ -259,11 +261,13 @@ class SqliteQueue:
                 conn.execute(
                     "INSERT OR IGNORE INTO jobs (kind, service, function, qualifier,"
                     " invocation_id, fkey, request_id, payload, status, created_ms, due_ms,"
-                    " parent_seq, condition, destination) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " parent_seq, condition, destination, service_id, function_id)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (JobKind.DELIVERY.value, job.service, job.function, job.qualifier,
                      f"{job.invocation_id}:{delivery.condition.value}", DELIVERY_KEY,
                      str(uuid.uuid4()), delivery.payload, Status.ENQUEUED.value, now, now, seq,
-                     delivery.condition.value, delivery.destination),
+                     delivery.condition.value, delivery.destination, job.service_id,
+                     job.function_id),
                 )
             return True
 

@@ -22,11 +22,14 @@ from fcompute.asyncinvoke.records import (
     Status,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # One row per job: an invocation, or a destination delivery of one (kind, parent_seq).
 # fkey is the capacity key (service/function; '' for deliveries), so claims can skip the
-# functions whose async budget is used up without parsing names.
+# functions whose async budget is used up without parsing names. service_id and
+# function_id are the store's ids of the function the event was sent to (a delivery
+# carries its invocation's): names can be reused after a delete, ids cannot. NULL in
+# rows written by schema 1, which did not keep them.
 SCHEMA = """
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY,
@@ -54,6 +57,8 @@ CREATE TABLE jobs (
     parent_seq INTEGER,
     condition TEXT,
     destination TEXT,
+    service_id TEXT,
+    function_id TEXT,
     UNIQUE (kind, service, function, invocation_id)
 );
 -- Pending jobs per capacity key in due order: claims and the next-due time cost a few
@@ -102,19 +107,30 @@ def due_by_key(conn: sqlite3.Connection) -> dict[str, int]:
     return {str(key): int(due) for key, due in conn.execute(DUE_BY_KEY_SQL)}
 
 
+# Upgrades from each older version to the next, applied in order in one transaction.
+UPGRADES: dict[int, tuple[str, ...]] = {
+    # 1 -> 2: whose event it is, by id. Existing rows keep NULL and follow the name.
+    1: ("ALTER TABLE jobs ADD COLUMN service_id TEXT",
+        "ALTER TABLE jobs ADD COLUMN function_id TEXT"),
+}
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
         return
-    if version != 0:
+    if version > SCHEMA_VERSION or (version and version not in UPGRADES):
         raise RuntimeError(
             f"the async queue file has schema version {version}; this fcompute knows "
             f"{SCHEMA_VERSION}. Upgrade fcompute or move the file away."
         )
     conn.execute("BEGIN IMMEDIATE")
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    if version == 0:
+        statements = [s for s in SCHEMA.split(";") if s.strip()]
+    else:
+        statements = [s for v in range(version, SCHEMA_VERSION) for s in UPGRADES[v]]
+    for statement in statements:
+        conn.execute(statement)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     conn.execute("COMMIT")
 
