@@ -12,7 +12,14 @@ from fcompute.runtime import errors
 from fcompute.runtime.agent import ResultError, to_bytes
 from fcompute.runtime.loader import UserCodeError, load
 from fcompute.runtime.logs import TAIL_BYTES, LogSink, LogStream
-from fcompute.runtime.protocol import HEADER, MAX_FRAME, FrameDecoder, Kind, encode
+from fcompute.runtime.protocol import (
+    HEADER,
+    MAX_FRAME,
+    FrameDecoder,
+    FrameTooLarge,
+    Kind,
+    encode,
+)
 
 
 def test_round_trip_keeps_meta_and_binary_payload() -> None:
@@ -54,8 +61,12 @@ def test_payload_that_looks_like_a_header_is_not_parsed() -> None:
 
 
 def test_malformed_frames_are_refused() -> None:
-    with pytest.raises(ValueError, match="malformed"):
+    with pytest.raises(FrameTooLarge):
         FrameDecoder().feed(HEADER.pack(MAX_FRAME + 1, Kind.RESULT, 0))
+    with pytest.raises(FrameTooLarge):
+        FrameDecoder(1000).feed(HEADER.pack(1001, Kind.RESULT, 0))
+    with pytest.raises(ValueError, match="meta is a list"):
+        FrameDecoder().feed(HEADER.pack(6, Kind.RESULT, 6) + b"[1, 2]")
     with pytest.raises(ValueError, match="malformed"):
         FrameDecoder().feed(HEADER.pack(2, Kind.RESULT, 3) + b"{}")
     with pytest.raises(ValueError, match="99"):

@@ -16,6 +16,7 @@ from fcompute.errors import MethodNotAllowed, NotFound
 from fcompute.invoke.catalog import FunctionCatalog
 from fcompute.invoke.invoker import Invoker
 from fcompute.invoke.result import Timings
+from fcompute.pool import replies
 from fcompute.pool.connection import Frame
 from fcompute.pool.instance import InstanceFailure
 from fcompute.runtime import errors as runtime_errors
@@ -89,9 +90,7 @@ class ProxyApi:
                     await send({"type": "http.response.body", "body": b""})
                 elif kind is Kind.ERROR:
                     if not started:
-                        error = {k: frame_meta.get(k)
-                                 for k in ("errorMessage", "errorType", "stackTrace")}
-                        return function_error(502, error)
+                        return function_error(502, replies.error_of(frame_meta))
                     # The status is already out; ending the body is all that is left.
                     await send({"type": "http.response.body", "body": b""})
         except InstanceFailure as failure:
@@ -135,7 +134,10 @@ def response_head(meta: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]]]
     if not isinstance(status, int) or not 100 <= status <= 599:
         raise ValueError(f"invalid response status {status!r}")
     headers: list[tuple[bytes, bytes]] = []
-    for pair in meta.get("headers", []):
+    pairs = meta.get("headers", [])
+    if not isinstance(pairs, list):
+        raise ValueError("response headers must be a list of [name, value] pairs")
+    for pair in pairs:
         if not isinstance(pair, list) or len(pair) != 2:
             raise ValueError("malformed response header")
         name, value = (str(pair[0]).lower(), str(pair[1]))

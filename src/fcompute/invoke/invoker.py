@@ -13,6 +13,7 @@ from fcompute.config import Settings
 from fcompute.invoke.catalog import FunctionCatalog, Resolved
 from fcompute.invoke.logfiles import LogFiles
 from fcompute.invoke.result import InvocationResult, Timings
+from fcompute.pool import replies
 from fcompute.pool.connection import Frame
 from fcompute.pool.factory import LaunchSpec
 from fcompute.pool.instance import InstanceFailure
@@ -84,8 +85,8 @@ class Invoker:
             "FC_ACCOUNT_ID": self._settings.account_id,
             "FC_QUALIFIER": "LATEST",
         }
-        env.update(function.environment)
-        return env
+        # The platform's own variables win: a function cannot make its code misreport them.
+        return {**function.environment, **env}
 
     def _pool_for(self, resolved: Resolved) -> FunctionPool:
         pool = self._pool.get(resolved.key)
@@ -121,13 +122,13 @@ class Invoker:
             return result
         finally:
             pool.release(instance, healthy)
-        result.timings.handler_ms = meta.get("handlerMs", 0.0)
+        result.timings.handler_ms = replies.milliseconds(meta, "handlerMs")
         if log_tail:
-            result.log_tail = meta.get("logTail", "")
+            result.log_tail = replies.text(meta, "logTail")
         if kind is Kind.RESULT:
             result.body = payload
         else:
-            result.error = {k: meta.get(k) for k in ("errorMessage", "errorType", "stackTrace")}
+            result.error = replies.error_of(meta)
         return result
 
     async def _note_failure(
@@ -157,7 +158,7 @@ class Invoker:
                 Kind.HTTP, request, body, float(resolved.function.timeout)
             ):
                 if frame[0] in (Kind.HTTP_END, Kind.ERROR):
-                    timings.handler_ms = frame[1].get("handlerMs", 0.0)
+                    timings.handler_ms = replies.milliseconds(frame[1], "handlerMs")
                     healthy = True
                 yield frame
         except InstanceFailure as failure:

@@ -12,6 +12,7 @@ from typing import Any
 from fcompute.codestore.base import CodeStore
 from fcompute.pool.connection import ConnectionLost, InstanceConnection
 from fcompute.pool.instance import Instance, InstanceFailure, InstanceState, StartInfo
+from fcompute.pool.replies import error_of
 from fcompute.runtime import errors as runtime_errors
 from fcompute.runtime.protocol import Kind
 from fcompute.sandbox.base import InstanceSpec, Sandbox
@@ -70,7 +71,8 @@ class InstanceFactory:
             loaded = time.perf_counter()
             if kind is Kind.LOADED:
                 try:
-                    kind, reply, _ = await instance.request_more(launch.initialization_timeout)
+                    kind, reply, _ = await instance.request_more(
+                        meta, launch.initialization_timeout)
                 except InstanceFailure as exc:
                     if exc.error["errorType"] == runtime_errors.TIMEOUT:
                         raise InstanceFailure(
@@ -90,10 +92,10 @@ class InstanceFactory:
             raise
         if kind is not Kind.READY:
             instance.kill()
+            error = error_of(reply, runtime_errors.START_FAILED)
             raise InstanceFailure(
-                reply.get("errorType", runtime_errors.START_FAILED),
-                reply.get("errorMessage", "the instance failed to start"),
-                reply.get("stackTrace"),
+                error["errorType"], error["errorMessage"] or "the instance failed to start",
+                error["stackTrace"],
             )
         done = time.perf_counter()
         instance.state = InstanceState.IDLE

@@ -11,7 +11,7 @@ from typing import Any
 
 from fcompute.pool.connection import ConnectionLost, Frame, InstanceConnection
 from fcompute.runtime import errors as runtime_errors
-from fcompute.runtime.protocol import Kind
+from fcompute.runtime.protocol import MAX_RESPONSE_BYTES, Kind
 from fcompute.sandbox.base import ExitReason, SandboxProcess
 
 
@@ -69,6 +69,10 @@ class Instance:
             return InstanceFailure(
                 runtime_errors.TIMEOUT, f"Function timed out after {timed_out_after:g} seconds"
             )
+        violation = self.connection.violation
+        if violation is not None:
+            return InstanceFailure(violation.error_type,
+                                   f"{violation.message}; the instance was stopped")
         try:
             code = await asyncio.wait_for(self.process.wait(), 5)
         except TimeoutError:
@@ -85,39 +89,83 @@ class Instance:
     async def request(
         self, kind: Kind, meta: dict[str, Any], payload: bytes, timeout: float
     ) -> Frame:
-        """Sends one request and waits for its single reply frame."""
+        """Sends one request and waits for its single reply frame (INVOKE, INIT)."""
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             self.connection.send(kind, meta, payload)
-            return await self.connection.receive(deadline)
-        except TimeoutError:
-            raise await self.failure(timed_out_after=timeout) from None
         except ConnectionLost:
             raise await self.failure() from None
+        return await self._reply(_REPLIES[kind], _request_id(meta), deadline, timeout)
 
-    async def request_more(self, timeout: float) -> Frame:
-        """Waits for one more reply frame to the request in flight."""
+    async def request_more(self, meta: dict[str, Any], timeout: float) -> Frame:
+        """Waits for the reply that follows LOADED: the initializer's outcome."""
         deadline = asyncio.get_running_loop().time() + timeout
-        try:
-            return await self.connection.receive(deadline)
-        except TimeoutError:
-            raise await self.failure(timed_out_after=timeout) from None
-        except ConnectionLost:
-            raise await self.failure() from None
+        return await self._reply(_AFTER_LOADED, _request_id(meta), deadline, timeout)
 
     async def stream(
         self, kind: Kind, meta: dict[str, Any], payload: bytes, timeout: float
     ) -> AsyncIterator[Frame]:
         """Sends one request and yields reply frames until HTTP_END or ERROR."""
         deadline = asyncio.get_running_loop().time() + timeout
-        self.connection.send(kind, meta, payload)
+        request_id = _request_id(meta)
+        try:
+            self.connection.send(kind, meta, payload)
+        except ConnectionLost:
+            raise await self.failure() from None
+        expected = _HTTP_FIRST
         while True:
-            try:
-                frame = await self.connection.receive(deadline)
-            except TimeoutError:
-                raise await self.failure(timed_out_after=timeout) from None
-            except ConnectionLost:
-                raise await self.failure() from None
+            frame = await self._reply(expected, request_id, deadline, timeout)
             yield frame
-            if frame[0] in (Kind.HTTP_END, Kind.ERROR):
+            if frame[0] in _FINAL:
                 return
+            expected = _HTTP_REST
+
+    async def _reply(
+        self, expected: frozenset[Kind], request_id: str, deadline: float, timeout: float
+    ) -> Frame:
+        """The next reply frame, checked: its kind must be one that may come now, and it
+        must name the request in flight. The last reply ends the request."""
+        try:
+            frame = await self.connection.receive(deadline)
+        except TimeoutError:
+            raise await self.failure(timed_out_after=timeout) from None
+        except ConnectionLost:
+            raise await self.failure() from None
+        kind, meta, payload = frame
+        if kind not in expected:
+            self.connection.break_off(runtime_errors.PROTOCOL_ERROR,
+                                      f"the instance sent {kind.name} out of turn")
+            raise await self.failure()
+        if meta.get("requestId") != request_id:
+            self.connection.break_off(
+                runtime_errors.PROTOCOL_ERROR,
+                f"the instance sent {kind.name} for request {meta.get('requestId')!r}, "
+                f"not for the request in flight",
+            )
+            raise await self.failure()
+        if kind is Kind.RESULT and len(payload) > MAX_RESPONSE_BYTES:
+            self.connection.break_off(
+                runtime_errors.RESPONSE_TOO_LARGE,
+                f"the response is {len(payload)} bytes; a synchronous response may be at most "
+                f"{MAX_RESPONSE_BYTES} bytes (6 MB)",
+            )
+            raise await self.failure()
+        if kind in _FINAL:
+            self.connection.finish()
+        return frame
+
+
+def _request_id(meta: dict[str, Any]) -> str:
+    request_id = meta.get("requestId", meta.get("initRequestId", ""))
+    return str(request_id)
+
+
+# Which replies may come, and when. LOADED is not final: the initializer's outcome follows.
+_REPLIES = {
+    Kind.INIT: frozenset({Kind.LOADED, Kind.READY, Kind.INIT_FAILED}),
+    Kind.INVOKE: frozenset({Kind.RESULT, Kind.ERROR}),
+}
+_AFTER_LOADED = frozenset({Kind.READY, Kind.INIT_FAILED})
+_HTTP_FIRST = frozenset({Kind.HTTP_START, Kind.ERROR})
+_HTTP_REST = frozenset({Kind.HTTP_BODY, Kind.HTTP_END, Kind.ERROR})
+_FINAL = frozenset({Kind.READY, Kind.INIT_FAILED, Kind.RESULT, Kind.ERROR, Kind.HTTP_END})

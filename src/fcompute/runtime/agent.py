@@ -30,7 +30,7 @@ from fcompute.runtime import errors
 from fcompute.runtime.context import Context, Credentials, FunctionMeta, ServiceMeta
 from fcompute.runtime.loader import UserCodeError, load, user_frames
 from fcompute.runtime.logs import LogSink, LogStream
-from fcompute.runtime.protocol import FrameDecoder, Kind, encode
+from fcompute.runtime.protocol import MAX_RESPONSE_BYTES, FrameDecoder, Kind, encode
 
 
 class Agent:
@@ -63,6 +63,10 @@ class Agent:
         return self.pending.pop(0)
 
     def send(self, kind: Kind, meta: dict[str, Any] | None = None, payload: bytes = b"") -> None:
+        """Sends one reply frame, stamped with the request it answers."""
+        if meta is None:
+            meta = {}
+        meta["requestId"] = self.request_id
         self.sock.sendall(encode(kind, meta, payload))
 
     # lifecycle -------------------------------------------------------------
@@ -71,6 +75,7 @@ class Agent:
         import logging
 
         started = time.perf_counter()
+        self.request_id = meta.get("initRequestId", "")
         os.environ.update(meta.get("environment", {}))
         code_dir = meta["codeDir"]
         os.chdir(code_dir)
@@ -112,8 +117,7 @@ class Agent:
         initializer_spec = meta.get("initializer") or ""
         if initializer_spec:
             self.send(Kind.LOADED)
-            request_id = meta.get("initRequestId", "")
-            self.request_id = request_id
+            request_id = self.request_id
             self.sink.begin(f"FC Initialize Start RequestId: {request_id}\n".encode())
             try:
                 initializer = load(initializer_spec, "initializer")
@@ -227,10 +231,6 @@ class ResultError(TypeError):
 
 class ResponseTooLarge(ValueError):
     pass
-
-
-# FC's limit for a synchronous response, like the limit for its request.
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 
 
 def to_bytes(result: Any) -> bytes:
