@@ -188,3 +188,61 @@ def test_every_seconds() -> None:
     validate_cron_expression("@every 1m")
     with pytest.raises(InvalidArgument):
         validate_cron_expression("@every 30s")
+
+
+@pytest.mark.parametrize(("text", "value"), [("0", 0), ("1", 1), ("007", 7), ("100", 100)])
+def test_decimals(text: str, value: int) -> None:
+    assert validation.decimal("limit", text, 0, 100) == value
+
+
+@pytest.mark.parametrize("text", ["", " 1", "1 ", "+1", "-1", "1.0", "1e2", "0x1", "\u00b2",
+                                  "\u0661", "\uff11", "1\n", "101", "9" * 33, "9" * 5000])
+def test_malformed_or_out_of_range_decimals(text: str) -> None:
+    with pytest.raises(InvalidArgument, match="limit") as info:
+        validation.decimal("limit", text, 0, 100)
+    assert len(info.value.message) < 200  # a 5,000-digit value is not echoed whole
+
+
+@pytest.mark.parametrize("name", ["a\n", "a\r\n", "a\x00", " a", "a "])
+def test_names_are_matched_whole(name: str) -> None:
+    for check in (validation.service_name, validation.function_name, validation.trigger_name):
+        with pytest.raises(InvalidArgument):
+            check(name)
+
+
+@pytest.mark.parametrize("variable", ["FC_FUNCTION_NAME", "FC_", "FC_X", "accessKeyID",
+                                      "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "topic"])
+def test_reserved_environment_variables(variable: str) -> None:
+    with pytest.raises(InvalidArgument, match=variable):
+        validation.parse_function(function_body(environmentVariables={variable: "x"}),
+                                  creating=True)
+
+
+def test_caps_of_free_form_fields() -> None:
+    at_cap = "d" * limits.MAX_DESCRIPTION_CHARS
+    assert validation.parse_service({"description": at_cap}, creating=False) == {
+        "description": at_cap}
+    with pytest.raises(InvalidArgument, match="description"):
+        validation.parse_service({"description": at_cap + "d"}, creating=False)
+    # Objects are measured as compact UTF-8 JSON: 'é' is two bytes.
+    fits = {"k": "é" * ((limits.MAX_CONFIG_OBJECT_BYTES - 10) // 2)}
+    assert validation.json_size(fits) <= limits.MAX_CONFIG_OBJECT_BYTES
+    assert validation.parse_function({"customContainerConfig": fits}, creating=False)
+    too_big = {"k": "é" * limits.MAX_CONFIG_OBJECT_BYTES}
+    with pytest.raises(InvalidArgument, match="customContainerConfig"):
+        validation.parse_function({"customContainerConfig": too_big}, creating=False)
+
+
+def test_log_config_names_are_strings() -> None:
+    with pytest.raises(InvalidArgument, match=r"logConfig\.project"):
+        validation.parse_service({"logConfig": {"project": ["p"]}}, creating=False)
+    assert validation.parse_service({"logConfig": {"project": "p", "x": 1}}, creating=False)
+
+
+def test_timer_intervals_are_bounded() -> None:
+    yearly = {"cronExpression": f"@every {limits.MAX_TIMER_INTERVAL_S // 3600}h"}
+    assert validation.validate_trigger_config("timer", yearly) == yearly
+    for expression in (f"@every {limits.MAX_TIMER_INTERVAL_S + 1}s", "@every " + "9" * 5000 + "m",
+                       "@every \u0661\u0660m"):
+        with pytest.raises(InvalidArgument, match="cronExpression"):
+            validation.validate_trigger_config("timer", {"cronExpression": expression})

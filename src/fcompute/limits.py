@@ -26,3 +26,20 @@ DEFAULT_DISK_MB = 512
 LOG_TAIL_BYTES = 4 * 1024
 LIST_LIMIT_DEFAULT = 100
 LIST_LIMIT_MAX = 100
+
+# Request bodies and free-form fields: what one request may make the platform store and
+# every later listing send back.
+MAX_JSON_DEPTH = 64  # nested arrays/objects in a JSON body, the body itself counting as one
+MAX_DESCRIPTION_CHARS = 256  # FC's limit, for services, functions and triggers
+MAX_ARN_CHARS = 256  # role, invocationRole and sourceArn
+MAX_HANDLER_CHARS = 128  # handler and initializer (FC: 1-128)
+MAX_INSTANCE_TYPE_CHARS = 32
+MAX_QUALIFIER_CHARS = 128
+# Each object field (logConfig, vpcConfig, nasConfig, tracingConfig, customContainerConfig,
+# triggerConfig), measured as compact UTF-8 JSON.
+MAX_CONFIG_OBJECT_BYTES = 8 * 1024
+MAX_CRON_EXPRESSION_CHARS = 256
+MAX_TIMER_INTERVAL_S = 366 * 24 * 3600  # '@every' beyond a year is a date: use a cron
+# Bounds of numbers read from queries and headers.
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MAX_EPOCH_S = MAX_EPOCH_MS // 1000

@@ -1,12 +1,15 @@
-"""Validation of management request bodies.
+"""Validation of request input: management bodies, and numbers in queries and headers.
 
 Each ``parse_*`` function takes the decoded JSON body and returns the fields
 the store needs (snake_case), raising :class:`InvalidArgument` with a message
-that names the offending field.
+that names the offending field. Patterns are matched whole (``fullmatch``): with
+``$`` a name ending in a newline would pass. Free-form fields are capped
+(``limits``) because every later listing sends them back.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -15,13 +18,17 @@ from fcompute.errors import InvalidArgument
 
 JsonDict = dict[str, Any]
 
-SERVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
-FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-TRIGGER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
-HANDLER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.[A-Za-z_][A-Za-z0-9_]*$")
-OSS_SOURCE_ARN = re.compile(r"^acs:oss:[^:]*:[^:]*:[A-Za-z0-9][A-Za-z0-9-]{1,62}$")
-OSS_EVENT = re.compile(r"^oss:Object[A-Za-z]+:[A-Za-z*]+$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Every pattern is used with fullmatch.
+SERVICE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+TRIGGER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+HANDLER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*\.[A-Za-z_][A-Za-z0-9_]*")
+OSS_SOURCE_ARN = re.compile(r"acs:oss:[^:\n]*:[^:\n]*:[A-Za-z0-9][A-Za-z0-9-]{1,62}")
+OSS_EVENT = re.compile(r"oss:Object[A-Za-z]+:[A-Za-z*]+")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# ASCII digits only: str.isdigit() also accepts U+00B2 (superscript two, which int() refuses)
+# and U+0661 (Arabic-Indic one, which int() reads as 1).
+DECIMAL = re.compile(r"[0-9]{1,32}")
 
 PYTHON_RUNTIMES = frozenset(
     {"python3", "python3.6", "python3.7", "python3.8", "python3.9", "python3.10", "python3.11",
@@ -30,13 +37,40 @@ PYTHON_RUNTIMES = frozenset(
 SUPPORTED_RUNTIMES = PYTHON_RUNTIMES
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"})
 TRIGGER_TYPES = frozenset({"http", "timer", "oss"})
-RESERVED_ENV_PREFIXES = ("FC_", "ALIBABA_CLOUD_")
+# The platform sets FC_* in every instance (FC reserves the prefix too); FC also reserves the
+# credential names below, which carry the service role's keys.
+RESERVED_ENV_PREFIXES = ("FC_",)
+RESERVED_ENV_NAMES = frozenset({
+    "accessKeyID", "accessKeySecret", "securityToken", "topic",
+    "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABA_CLOUD_SECURITY_TOKEN",
+})
+
+
+def decimal(name: str, text: str, low: int, high: int) -> int:
+    """``text`` as an integer from ``low`` to ``high``, or InvalidArgument naming ``name``.
+
+    For numbers read from queries and headers: ASCII digits only (no sign, spaces or
+    Unicode digits), at most 32 of them, so ``int()`` never sees a huge string.
+
+    >>> decimal("limit", "20", 1, 100)
+    20
+    """
+    if not DECIMAL.fullmatch(text) or not low <= int(text) <= high:
+        raise InvalidArgument(f"{name} must be an integer from {low} to {high}, got {shown(text)}")
+    return int(text)
 
 
 def check_name(kind: str, value: object, pattern: re.Pattern[str], rule: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
-        raise InvalidArgument(f"{kind} {value!r} is invalid: {rule}")
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidArgument(f"{kind} {shown(value)} is invalid: {rule}")
     return value
+
+
+def shown(value: object) -> str:
+    """``repr`` for error messages, cut short: the value may be megabytes."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def service_name(value: object) -> str:
@@ -60,13 +94,20 @@ def trigger_name(value: object) -> str:
     )
 
 
-def _opt_str(body: JsonDict, key: str, default: str = "") -> str:
+def _opt_str(body: JsonDict, key: str, max_chars: int, default: str = "") -> str:
     value = body.get(key)
     if value is None:
         return default
     if not isinstance(value, str):
         raise InvalidArgument(f"{key} must be a string")
+    if len(value) > max_chars:
+        raise InvalidArgument(f"{key} is {len(value)} characters, at most {max_chars} allowed")
     return value
+
+
+def json_size(value: object) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON: what storing and listing it costs."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def _opt_dict(body: JsonDict, key: str) -> JsonDict | None:
@@ -75,6 +116,15 @@ def _opt_dict(body: JsonDict, key: str) -> JsonDict | None:
         return None
     if not isinstance(value, dict):
         raise InvalidArgument(f"{key} must be an object")
+    return _capped_object(key, value)
+
+
+def _capped_object(key: str, value: JsonDict) -> JsonDict:
+    size = json_size(value)
+    if size > limits.MAX_CONFIG_OBJECT_BYTES:
+        raise InvalidArgument(
+            f"{key} is {size} bytes of JSON, at most {limits.MAX_CONFIG_OBJECT_BYTES} allowed"
+        )
     return value
 
 
@@ -111,8 +161,10 @@ def parse_service(body: JsonDict, *, creating: bool) -> JsonDict:
     for key, column in SERVICE_FIELDS.items():
         if key not in body or (body[key] is None and not creating):
             continue
-        if key in ("description", "role"):
-            out[column] = _opt_str(body, key)
+        if key == "description":
+            out[column] = _opt_str(body, key, limits.MAX_DESCRIPTION_CHARS)
+        elif key == "role":
+            out[column] = _opt_str(body, key, limits.MAX_ARN_CHARS)
         elif key == "internetAccess":
             value = body[key]
             if value is None:
@@ -122,11 +174,19 @@ def parse_service(body: JsonDict, *, creating: bool) -> JsonDict:
             out[column] = value
         else:
             out[column] = _opt_dict(body, key)
+    _log_config_strings(out.get("log_config"))
     if creating:
         out.setdefault("description", "")
         out.setdefault("role", "")
         out.setdefault("internet_access", True)
     return out
+
+
+def _log_config_strings(config: JsonDict | None) -> None:
+    # Instances see these two in their context (context.service.log_project).
+    for key in ("project", "logstore"):
+        if config is not None and not isinstance(config.get(key, ""), str):
+            raise InvalidArgument(f"logConfig.{key} must be a string")
 
 
 def _environment(value: object) -> dict[str, str]:
@@ -136,8 +196,13 @@ def _environment(value: object) -> dict[str, str]:
         raise InvalidArgument("environmentVariables must be an object of strings")
     size = 0
     for key, item in value.items():
-        if not isinstance(key, str) or not ENV_NAME.match(key):
-            raise InvalidArgument(f"environmentVariables: invalid variable name {key!r}")
+        if not isinstance(key, str) or not ENV_NAME.fullmatch(key):
+            raise InvalidArgument(f"environmentVariables: invalid variable name {shown(key)}")
+        if key.startswith(RESERVED_ENV_PREFIXES) or key in RESERVED_ENV_NAMES:
+            raise InvalidArgument(
+                f"environmentVariables: {key} is reserved for the platform (FC_* and the "
+                "credential variables are set in every instance); choose another name"
+            )
         if not isinstance(item, str):
             raise InvalidArgument(f"environmentVariables: value of {key!r} must be a string")
         size += len(key) + len(item)
@@ -166,19 +231,12 @@ def parse_function(body: JsonDict, *, creating: bool) -> JsonDict:
             )
         out["runtime"] = runtime
     if body.get("handler") is not None:
-        handler = body["handler"]
-        if not isinstance(handler, str) or not HANDLER.match(handler):
-            raise InvalidArgument(f"handler {handler!r} must look like 'module.function'")
-        out["handler"] = handler
+        out["handler"] = _handler("handler", body["handler"])
     if body.get("initializer") is not None:
         initializer = body["initializer"]
-        if initializer != "" and (
-            not isinstance(initializer, str) or not HANDLER.match(initializer)
-        ):
-            raise InvalidArgument(f"initializer {initializer!r} must look like 'module.function'")
-        out["initializer"] = initializer
+        out["initializer"] = "" if initializer == "" else _handler("initializer", initializer)
     if body.get("description") is not None:
-        out["description"] = _opt_str(body, "description")
+        out["description"] = _opt_str(body, "description", limits.MAX_DESCRIPTION_CHARS)
     if body.get("memorySize") is not None:
         memory = _int(body, "memorySize", limits.MEMORY_MIN_MB, limits.MEMORY_MAX_MB)
         if memory % limits.MEMORY_STEP_MB:
@@ -201,7 +259,7 @@ def parse_function(body: JsonDict, *, creating: bool) -> JsonDict:
     if body.get("diskSize") is not None:
         out["disk_size"] = _int(body, "diskSize", limits.DISK_MIN_MB, limits.DISK_MAX_MB)
     if body.get("instanceType") is not None:
-        out["instance_type"] = _opt_str(body, "instanceType")
+        out["instance_type"] = _opt_str(body, "instanceType", limits.MAX_INSTANCE_TYPE_CHARS)
     if body.get("caPort") is not None:
         out["ca_port"] = _int(body, "caPort", 1, 65535)
     if body.get("customContainerConfig") is not None:
@@ -221,6 +279,16 @@ def parse_function(body: JsonDict, *, creating: bool) -> JsonDict:
     if body.get("code") is not None:
         out["code"] = parse_code(body["code"])
     return out
+
+
+def _handler(key: str, value: object) -> str:
+    if isinstance(value, str) and len(value) > limits.MAX_HANDLER_CHARS:
+        raise InvalidArgument(
+            f"{key} is {len(value)} characters, at most {limits.MAX_HANDLER_CHARS} allowed"
+        )
+    if not isinstance(value, str) or not HANDLER.fullmatch(value):
+        raise InvalidArgument(f"{key} {shown(value)} must look like 'module.function'")
+    return value
 
 
 def parse_code(code: object) -> str:
@@ -244,7 +312,8 @@ def parse_trigger(body: JsonDict, *, creating: bool, trigger_type: str = "") -> 
         trigger_type = body.get("triggerType") or ""
         if not isinstance(trigger_type, str) or trigger_type not in TRIGGER_TYPES:
             raise InvalidArgument(
-                f"triggerType {trigger_type!r} is not supported; use one of {sorted(TRIGGER_TYPES)}"
+                f"triggerType {shown(trigger_type)} is not supported; use one of "
+                f"{sorted(TRIGGER_TYPES)}"
             )
         out["type"] = trigger_type
         if body.get("triggerConfig") is None:
@@ -253,26 +322,29 @@ def parse_trigger(body: JsonDict, *, creating: bool, trigger_type: str = "") -> 
         config = body["triggerConfig"]
         if not isinstance(config, dict):
             raise InvalidArgument("triggerConfig must be an object")
-        out["config"] = validate_trigger_config(trigger_type, config)
+        out["config"] = validate_trigger_config(trigger_type,
+                                                _capped_object("triggerConfig", config))
     if creating:
         source_arn = body.get("sourceArn")
         if trigger_type == "http":
             source_arn = None
         elif trigger_type == "oss" and (
-            not isinstance(source_arn, str) or not OSS_SOURCE_ARN.match(source_arn)
+            not isinstance(source_arn, str) or not OSS_SOURCE_ARN.fullmatch(source_arn)
         ):
             raise InvalidArgument(
                 "oss triggers need sourceArn 'acs:oss:{region}:{account}:{bucket}'"
             )
+        if isinstance(source_arn, str) and len(source_arn) > limits.MAX_ARN_CHARS:
+            raise InvalidArgument(f"sourceArn is at most {limits.MAX_ARN_CHARS} characters")
         out["source_arn"] = source_arn if isinstance(source_arn, str) else None
-    for key, column in (("invocationRole", "invocation_role"), ("description", "description")):
+    for key, column, cap in (
+        ("invocationRole", "invocation_role", limits.MAX_ARN_CHARS),
+        ("description", "description", limits.MAX_DESCRIPTION_CHARS),
+    ):
         if body.get(key) is not None:
-            out[column] = _opt_str(body, key)
+            out[column] = _opt_str(body, key, cap)
     if "qualifier" in body:
-        qualifier = body["qualifier"]
-        if qualifier is not None and not isinstance(qualifier, str):
-            raise InvalidArgument("qualifier must be a string")
-        out["qualifier"] = qualifier or None
+        out["qualifier"] = _opt_str(body, "qualifier", limits.MAX_QUALIFIER_CHARS) or None
     if creating:
         out.setdefault("invocation_role", "")
         out.setdefault("description", "")
@@ -291,15 +363,11 @@ def validate_trigger_config(trigger_type: str, config: JsonDict) -> JsonDict:
         for method in methods:
             if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
                 raise InvalidArgument(
-                    f"http triggerConfig.methods: {method!r} is not one of {sorted(HTTP_METHODS)}"
+                    f"http triggerConfig.methods: {shown(method)} is not one of "
+                    f"{sorted(HTTP_METHODS)}"
                 )
     elif trigger_type == "timer":
-        from fcompute.cron import validate_cron_expression
-
-        expression = config.get("cronExpression")
-        if not isinstance(expression, str):
-            raise InvalidArgument("timer triggerConfig.cronExpression is required")
-        validate_cron_expression(expression)
+        _timer_schedule(config.get("cronExpression"))
         if "enable" in config and not isinstance(config["enable"], bool):
             raise InvalidArgument("timer triggerConfig.enable must be true or false")
         if config.get("payload") is not None and not isinstance(config["payload"], str):
@@ -309,8 +377,10 @@ def validate_trigger_config(trigger_type: str, config: JsonDict) -> JsonDict:
         if not isinstance(events, list) or not events:
             raise InvalidArgument("oss triggerConfig.events must be a non-empty list")
         for event in events:
-            if not isinstance(event, str) or not OSS_EVENT.match(event):
-                raise InvalidArgument(f"oss triggerConfig.events: {event!r} is not an OSS event")
+            if not isinstance(event, str) or not OSS_EVENT.fullmatch(event):
+                raise InvalidArgument(
+                    f"oss triggerConfig.events: {shown(event)} is not an OSS event"
+                )
         oss_filter = config.get("filter") or {}
         if not isinstance(oss_filter, dict):
             raise InvalidArgument("oss triggerConfig.filter must be an object")
@@ -321,3 +391,25 @@ def validate_trigger_config(trigger_type: str, config: JsonDict) -> JsonDict:
             if key_filter.get(part) is not None and not isinstance(key_filter[part], str):
                 raise InvalidArgument(f"oss triggerConfig.filter.key.{part} must be a string")
     return config
+
+
+def _timer_schedule(expression: object) -> None:
+    from fcompute.cron import every_seconds, validate_cron_expression
+
+    if not isinstance(expression, str):
+        raise InvalidArgument("timer triggerConfig.cronExpression is required")
+    # Bounded before parsing: '@every' and 5,000 digits would otherwise reach int().
+    if len(expression) > limits.MAX_CRON_EXPRESSION_CHARS:
+        raise InvalidArgument(
+            f"timer triggerConfig.cronExpression is {len(expression)} characters, at most "
+            f"{limits.MAX_CRON_EXPRESSION_CHARS} allowed"
+        )
+    if not expression.isascii():
+        raise InvalidArgument("timer triggerConfig.cronExpression must be ASCII")
+    validate_cron_expression(expression)
+    seconds = every_seconds(expression)
+    if seconds is not None and seconds > limits.MAX_TIMER_INTERVAL_S:
+        raise InvalidArgument(
+            f"timer triggerConfig.cronExpression {expression!r}: the interval is at most "
+            f"{limits.MAX_TIMER_INTERVAL_S // 3600}h; use a cron expression for rarer runs"
+        )

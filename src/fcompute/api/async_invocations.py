@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 
-from fcompute import limits
-from fcompute.api.common import API_PREFIX, require_latest
+from fcompute import limits, validation
+from fcompute.api.common import API_PREFIX, list_limit, require_latest
 from fcompute.api.http import Request, Response, Send, json_response
 from fcompute.api.routing import Router
 from fcompute.asyncinvoke.queue import ListQuery
@@ -25,7 +24,9 @@ from fcompute.invoke.catalog import Resolved
 # FC's limit for an async invocation's event.
 ASYNC_PAYLOAD_LIMIT = 128 * 1024
 INVOCATION_ID_HEADER = "x-fc-stateful-async-invocation-id"
-_INVOCATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_INVOCATION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # fullmatch
+# Pages are keyed by (acceptance time in ms, queue sequence number): "<ms>.<seq>".
+_MAX_SEQUENCE = 2**63 - 1
 BASE = f"{API_PREFIX}/services/{{service}}/functions/{{function}}/stateful-async-invocations"
 
 
@@ -33,9 +34,25 @@ def _millis(request: Request, name: str) -> int | None:
     raw = request.query.get(name, "")
     if not raw:
         return None
-    if not raw.isdigit():
-        raise InvalidArgument(f"{name} must be a time in milliseconds since the epoch")
-    return int(raw)
+    # Bounded: SQLite integers are 64-bit, and 20 digits overflow them.
+    return validation.decimal(f"{name} (milliseconds since the epoch)", raw, 0,
+                              limits.MAX_EPOCH_MS)
+
+
+def _next_token(request: Request) -> str:
+    """The ``nextToken`` of a listing, checked to be one this API could have handed out
+    before it reaches the queue."""
+    token = request.query.get("nextToken", "")
+    if token:
+        created, dot, sequence = token.partition(".")
+        if not dot or not (validation.DECIMAL.fullmatch(created)
+                           and validation.DECIMAL.fullmatch(sequence)
+                           and int(created) <= limits.MAX_EPOCH_MS
+                           and int(sequence) <= _MAX_SEQUENCE):
+            raise InvalidArgument(
+                f"nextToken {validation.shown(token)} is not one this API handed out"
+            )
+    return token
 
 
 def _flag(request: Request, name: str, default: bool) -> bool:
@@ -70,7 +87,7 @@ class AsyncInvocationsApi:
                 code="PayloadTooLarge",
             ) from None
         wanted = request.header(INVOCATION_ID_HEADER)
-        if wanted and not _INVOCATION_ID.match(wanted):
+        if wanted and not _INVOCATION_ID.fullmatch(wanted):
             raise InvalidArgument(
                 f"{INVOCATION_ID_HEADER} must be 1 to 128 letters, digits, '_' or '-'"
             )
@@ -87,10 +104,7 @@ class AsyncInvocationsApi:
     async def list(self, request: Request, _send: Send) -> Response:
         service, function = self._target(request)
         query = request.query
-        raw_limit = query.get("limit", "")
-        if raw_limit and (not raw_limit.isdigit()
-                          or not 1 <= int(raw_limit) <= limits.LIST_LIMIT_MAX):
-            raise InvalidArgument(f"limit must be between 1 and {limits.LIST_LIMIT_MAX}")
+        limit = list_limit(request)
         order = query.get("sortOrderByTime", "desc").lower()
         if order not in ("asc", "desc"):
             raise InvalidArgument("sortOrderByTime must be asc or desc")
@@ -101,8 +115,7 @@ class AsyncInvocationsApi:
             started_from_ms=_millis(request, "startedTimeBegin"),
             started_to_ms=_millis(request, "startedTimeEnd"),
             id_prefix=query.get("invocationIdPrefix", ""),
-            limit=int(raw_limit) if raw_limit else limits.LIST_LIMIT_DEFAULT,
-            next_token=query.get("nextToken", ""), newest_first=order == "desc",
+            limit=limit, next_token=_next_token(request), newest_first=order == "desc",
         ))
         include_payload = _flag(request, "includePayload", False)
         data: dict[str, object] = {
@@ -131,12 +144,11 @@ class AsyncInvocationsApi:
             target = ReplayTarget(raw_target)
         except ValueError:
             raise InvalidArgument(
-                f'target must be "original" or "latest", not {json.dumps(raw_target)}'
+                f'target must be "original" or "latest", not {validation.shown(raw_target)}'
             ) from None
         record = await self._invocations.replay(
             service, function, request.params["invocation_id"], target, request.request_id
         )
-        return Response(
-            status=202, body=json.dumps(record.to_api(include_payload=False)).encode(),
-            headers=[(INVOCATION_ID_HEADER, record.invocation_id)],
-        )
+        response = json_response(record.to_api(include_payload=False), status=202)
+        response.headers.append((INVOCATION_ID_HEADER, record.invocation_id))
+        return response

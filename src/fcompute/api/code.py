@@ -7,11 +7,12 @@ import hashlib
 import hmac
 import time
 
+from fcompute import limits, validation
 from fcompute.api.common import API_PREFIX
 from fcompute.api.http import Request, Response, Send, Sent
 from fcompute.api.routing import Router
 from fcompute.codestore.base import CodeStore
-from fcompute.errors import AccessDenied
+from fcompute.errors import AccessDenied, InvalidArgument
 
 LINK_SECONDS = 15 * 60
 CHUNK = 1024 * 1024
@@ -38,13 +39,15 @@ class CodeLinks:
 
     async def download(self, request: Request, send: Send) -> Response:
         digest = request.params["package"].removesuffix(".zip")
-        expires = request.query.get("Expires", "")
         signature = request.query.get("Signature", "")
-        if not expires.isdigit() or not hmac.compare_digest(
-            self._signature(digest, int(expires)), signature
-        ):
+        try:
+            expires = validation.decimal("Expires", request.query.get("Expires", ""), 0,
+                                         limits.MAX_EPOCH_S)
+        except InvalidArgument:
+            raise AccessDenied("the code download link is not valid") from None
+        if not hmac.compare_digest(self._signature(digest, expires), signature):
             raise AccessDenied("the code download link is not valid")
-        if int(expires) < time.time():
+        if expires < time.time():
             raise AccessDenied("the code download link has expired")
         path = self._codestore.zip_path(digest)
         size = path.stat().st_size

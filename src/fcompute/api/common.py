@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fcompute import limits
+from fcompute import limits, validation
 from fcompute.api.http import Request
 from fcompute.errors import InvalidArgument, NotFound
 
@@ -19,7 +19,7 @@ def require_latest(service: str) -> str:
     """Versions and aliases are not built yet: only LATEST resolves."""
     name, qualifier = split_qualifier(service)
     if qualifier != "LATEST":
-        if qualifier.isdigit():
+        if validation.DECIMAL.fullmatch(qualifier):
             raise NotFound(f"version '{qualifier}' of service '{name}' does not exist",
                            code="VersionNotFound")
         raise NotFound(f"alias '{qualifier}' of service '{name}' does not exist",
@@ -35,15 +35,18 @@ def unqualified(service: str) -> str:
     return service
 
 
+def list_limit(request: Request) -> int:
+    """The ``limit`` query parameter of a listing: 1 to LIST_LIMIT_MAX, default
+    LIST_LIMIT_DEFAULT."""
+    raw = request.query.get("limit", "")
+    if not raw:
+        return limits.LIST_LIMIT_DEFAULT
+    return validation.decimal("limit", raw, 1, limits.LIST_LIMIT_MAX)
+
+
 def page_args(request: Request) -> tuple[str, str, int]:
     query = request.query
-    raw_limit = query.get("limit", "")
-    if raw_limit:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= limits.LIST_LIMIT_MAX:
-            raise InvalidArgument(f"limit must be between 1 and {limits.LIST_LIMIT_MAX}")
-        limit = int(raw_limit)
-    else:
-        limit = limits.LIST_LIMIT_DEFAULT
+    limit = list_limit(request)
     start = query.get("nextToken") or query.get("startKey") or ""
     return query.get("prefix", ""), start, limit
 
