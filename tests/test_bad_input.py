@@ -9,6 +9,7 @@ platform.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -380,3 +381,13 @@ def test_content_length_of_unicode_digits(shared_platform: PlatformProcess,
         sock.sendall(request)
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 4"), answer[:100]
+
+
+def test_content_md5_is_checked_without_access_keys_too(api: httpx.Client) -> None:
+    body = json.dumps({"serviceName": unique("md5")}).encode()
+    good = base64.b64encode(hashlib.md5(body).digest()).decode()
+    response = api.post("/services", content=body, headers={"content-md5": good})
+    assert response.status_code == 200, response.text
+    other = json.dumps({"serviceName": unique("md5")}).encode()
+    response = api.post("/services", content=other, headers={"content-md5": good})
+    assert "Content-MD5" in assert_fc_error(response, 400, "InvalidArgument")["ErrorMessage"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import hashlib
 import json
 import os
 import subprocess
@@ -221,3 +223,76 @@ def test_instances_do_not_see_the_platform_keys(signed: fc2.Client) -> None:
     env = json.loads(signed.invoke_function(service, "env").data)
     assert not [name for name in env if name.startswith("FCOMPUTE_")]
     assert SECRET not in json.dumps(env)
+
+
+@pytest.mark.parametrize("date", ["Mon, 01 Jan 100000000000000000000 00:00:00 GMT",
+                                  "Mon, 01 Jan 2024 00:00:99999999999999999999 GMT",
+                                  "Mon, 01 Jan 2024 99:00:00 GMT",
+                                  "Mon, 01 Jan 2024 00:00:00 +99999999999999999999999"])
+def test_signed_out_of_range_dates_are_403(keyed: PlatformProcess, date: str) -> None:
+    # The signature is right; the date parses as a date but overflows.
+    path = f"{API}/services"
+    response = httpx.get(f"{keyed.endpoint}{path}", headers=signed_headers("GET", path,
+                                                                         date=date))
+    assert_fc_error(response, 403, "AccessDenied")
+
+
+def md5_base64(body: bytes, *, hex_digits: bool = False) -> str:
+    digest = hashlib.md5(body)
+    raw = digest.hexdigest().encode() if hex_digits else digest.digest()
+    return base64.b64encode(raw).decode()
+
+
+def test_content_md5_binds_the_body_to_the_signature(keyed: PlatformProcess,
+                                                     signed: fc2.Client) -> None:
+    service = unique("svc")
+    signed.create_service(service)
+    path = f"{API}/services/{service}"
+    body = json.dumps({"description": "signed body"}).encode()
+    headers = signed_headers("PUT", path, extra={"content-md5": md5_base64(body)})
+    ok = httpx.put(f"{keyed.endpoint}{path}", headers=headers, content=body)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["description"] == "signed body"
+    # The captured request replayed within the Date window with another body.
+    forged = json.dumps({"description": "forged"}).encode()
+    replayed = httpx.put(f"{keyed.endpoint}{path}", headers=headers, content=forged)
+    assert "Content-MD5" in assert_fc_error(replayed, 400, "InvalidArgument")["ErrorMessage"]
+    # Dropping the header breaks the signature instead.
+    stripped = {k: v for k, v in headers.items() if k != "content-md5"}
+    assert_fc_error(httpx.put(f"{keyed.endpoint}{path}", headers=stripped, content=forged),
+                    403, "SignatureNotMatch")
+    assert signed.get_service(service).data["description"] == "signed body"
+
+
+def test_content_md5_as_the_node_sdk_sends_it(keyed: PlatformProcess,
+                                              signed: fc2.Client) -> None:
+    service = unique("svc")
+    signed.create_service(service)
+    path = f"{API}/services/{service}"
+    body = json.dumps({"description": "node"}).encode()
+    for header in (md5_base64(body, hex_digits=True),
+                   base64.b64encode(hashlib.md5(body).hexdigest().upper().encode()).decode()):
+        headers = signed_headers("PUT", path, extra={"content-md5": header})
+        response = httpx.put(f"{keyed.endpoint}{path}", headers=headers, content=body)
+        assert response.status_code == 200, response.text
+    for malformed in ("not base64!", base64.b64encode(b"short").decode(),
+                      hashlib.md5(body).hexdigest()):
+        headers = signed_headers("PUT", path, extra={"content-md5": malformed})
+        response = httpx.put(f"{keyed.endpoint}{path}", headers=headers, content=body)
+        assert_fc_error(response, 400, "InvalidArgument")
+
+
+def test_content_md5_on_the_invoke_path(keyed: PlatformProcess, signed: fc2.Client) -> None:
+    service = unique("svc")
+    deploy(signed, service, "fn", ECHO)
+    path = f"{API}/services/{service}/functions/fn/invocations"
+    headers = signed_headers("POST", path, extra={"content-md5": md5_base64(b"event")})
+    ok = httpx.post(f"{keyed.endpoint}{path}", headers=headers, content=b"event")
+    assert ok.content == b"got:event"
+    assert_fc_error(httpx.post(f"{keyed.endpoint}{path}", headers=headers, content=b"other"),
+                    400, "InvalidArgument")
+    for kind in ("Async", "Sync"):
+        forged = signed_headers("POST", path, extra={"content-md5": md5_base64(b"event"),
+                                                     "x-fc-invocation-type": kind})
+        response = httpx.post(f"{keyed.endpoint}{path}", headers=forged, content=b"other")
+        assert_fc_error(response, 400, "InvalidArgument")

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, unquote
 
 from fcompute import validation
 from fcompute.api import jsonio
+from fcompute.api.auth import check_content_md5
 from fcompute.errors import EntityTooLarge, InvalidArgument
 
 Scope = MutableMapping[str, Any]
@@ -83,7 +84,8 @@ class Request:
                 else self._raw_header(name))
 
     async def body(self, limit: int) -> bytes:
-        """The whole body, at most ``limit`` bytes (else 413)."""
+        """The whole body, at most ``limit`` bytes (else 413), checked against its
+        ``Content-MD5`` when it has one (else 400)."""
         if self._body is not None:
             return self._body
         declared = self._header_fast(b"content-length")
@@ -104,8 +106,13 @@ class Request:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        self._body = b"".join(chunks) if len(chunks) != 1 else chunks[0]
-        return self._body
+        body = b"".join(chunks) if len(chunks) != 1 else chunks[0]
+        content_md5 = self._header_fast(b"content-md5")
+        if content_md5:
+            # Signatures cover Content-MD5 but not the body: this binds the two.
+            check_content_md5(content_md5, body)
+        self._body = body
+        return body
 
     async def json(self, limit: int) -> dict[str, Any]:
         """The body as a JSON object (``{}`` when empty); see :func:`jsonio.loads`."""
