@@ -391,3 +391,23 @@ def test_content_md5_is_checked_without_access_keys_too(api: httpx.Client) -> No
     other = json.dumps({"serviceName": unique("md5")}).encode()
     response = api.post("/services", content=other, headers={"content-md5": good})
     assert "Content-MD5" in assert_fc_error(response, 400, "InvalidArgument")["ErrorMessage"]
+
+
+def test_nul_in_listing_keys_is_400(api: httpx.Client, target: dict[str, str]) -> None:
+    for path in list_paths(target)[:3]:
+        for name in ("prefix", "nextToken", "startKey"):
+            assert_fc_error(api.get(f"{path}?{name}=a%00"), 400, "InvalidArgument")
+
+
+def test_nul_in_path_names_is_not_found(api: httpx.Client, target: dict[str, str]) -> None:
+    # No name holds NUL; PostgreSQL would refuse to compare one, so none is looked up.
+    service = target["service"]
+    for path, code in (("/services/a%00", "ServiceNotFound"),
+                       (f"/services/{service}/functions/a%00", "FunctionNotFound"),
+                       (f"/services/{service}/functions/fn/triggers/a%00", "TriggerNotFound"),
+                       ("/services/a%00/functions/fn/async-invoke-config", "ServiceNotFound"),
+                       (f"/services/{service}/functions/a%00/async-invoke-config",
+                        "FunctionNotFound"),
+                       (f"/services/{service}/functions/a%00/async-invoke-configs",
+                        "FunctionNotFound")):
+        assert_fc_error(api.get(path), 404, code)

@@ -11,6 +11,7 @@ from fcompute.api.http import Request, Response, Send, json_response, no_content
 from fcompute.api.routing import Router
 from fcompute.asyncinvoke.config import AsyncConfigStore, parse_config
 from fcompute.asyncinvoke.destinations import DestinationParser
+from fcompute.errors import function_not_found, service_not_found
 
 FUNCTION = f"{API_PREFIX}/services/{{service}}/functions/{{function}}"
 
@@ -28,10 +29,18 @@ class AsyncConfigApi:
         router.add("GET", f"{FUNCTION}/async-invoke-configs", self.list)
 
     @staticmethod
-    def _target(request: Request) -> tuple[str, str, str]:
+    def _names(service: str, function: str) -> tuple[str, str]:
+        # PostgreSQL refuses NUL in text; no name holds one, so there is nothing to look up.
+        if "\x00" in service:
+            raise service_not_found(service)
+        if "\x00" in function:
+            raise function_not_found(service, function)
+        return service, function
+
+    def _target(self, request: Request) -> tuple[str, str, str]:
         name, qualifier = split_qualifier(request.params["service"])
         require_latest(request.params["service"])  # only LATEST exists until versions do
-        return name, request.params["function"], qualifier
+        return (*self._names(name, request.params["function"]), qualifier)
 
     async def put(self, request: Request, _send: Send) -> Response:
         service, function, qualifier = self._target(request)
@@ -50,8 +59,8 @@ class AsyncConfigApi:
         return no_content()
 
     async def list(self, request: Request, _send: Send) -> Response:
-        service = unqualified(request.params["service"])
-        function = request.params["function"]
+        service, function = self._names(unqualified(request.params["service"]),
+                                        request.params["function"])
         configs = await self._configs.list(service, function)
         return json_response({
             "configs": [c.to_api(service, function, q) for q, c in configs],

@@ -48,7 +48,12 @@ def page_args(request: Request) -> tuple[str, str, int]:
     query = request.query
     limit = list_limit(request)
     start = query.get("nextToken") or query.get("startKey") or ""
-    return query.get("prefix", ""), start, limit
+    prefix = query.get("prefix", "")
+    for name, value in (("prefix", prefix), ("nextToken", start)):
+        # Names never hold NUL, and PostgreSQL refuses it in text comparisons.
+        if "\x00" in value:
+            raise InvalidArgument(f"{name} must not contain NUL (%00)")
+    return prefix, start, limit
 
 
 def if_match(request: Request) -> str | None:

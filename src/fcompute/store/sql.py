@@ -17,6 +17,12 @@ from fcompute.store.database import Database
 T = TypeVar("T")
 
 
+def _storable(name: str) -> bool:
+    """Whether ``name`` can be in a text column at all: PostgreSQL refuses NUL in text (a
+    DataError, not a miss), so a name from a URL holding one is looked up as absent."""
+    return "\x00" not in name
+
+
 def _check_etag(current: str, if_match: str | None, what: str) -> None:
     if if_match is not None and if_match.strip('"') != current:
         raise errors.PreconditionFailed(
@@ -43,6 +49,8 @@ class SqlStore:
 
     @classmethod
     def _service_row(cls, conn: Connection, name: str) -> Any:
+        if not _storable(name):
+            raise errors.service_not_found(name)
         row = conn.execute(sa.select(schema.services).where(schema.services.c.name == name)).first()
         if row is None:
             raise errors.service_not_found(name)
@@ -123,6 +131,8 @@ class SqlStore:
 
     @classmethod
     def _function_row(cls, conn: Connection, service: Any, name: str) -> Any:
+        if not _storable(name):
+            raise errors.function_not_found(service.name, name)
         row = conn.execute(
             sa.select(schema.functions).where(
                 schema.functions.c.service_id == service.id, schema.functions.c.name == name
@@ -234,6 +244,8 @@ class SqlStore:
 
     @staticmethod
     def _trigger_row(conn: Connection, svc: Any, fn: Any, name: str) -> Any:
+        if not _storable(name):
+            raise errors.trigger_not_found(svc.name, fn.name, name)
         row = conn.execute(
             sa.select(schema.triggers).where(
                 schema.triggers.c.function_id == fn.id, schema.triggers.c.name == name
