@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +24,8 @@ from fcompute.pool.instance import InstanceFailure
 from fcompute.runtime import errors as runtime_errors
 from fcompute.runtime.protocol import Kind
 
+log = logging.getLogger(__name__)
+
 PREFIX = f"{API_PREFIX}/proxy/"
 # Connection-level headers belong to the platform's own connection with the client. A
 # Content-Length from the function passes through (the server checks the body against it).
@@ -36,6 +40,11 @@ class ProxyApi:
         self._invoker = invoker
         self._keys = access_keys
 
+    def _verify(self, request: Request) -> None:
+        if self._keys:
+            auth.verify(self._keys, request.method, request.raw_path, request.query_string,
+                        request.headers)
+
     def register(self, router: Router) -> None:
         router.add("*", f"{PREFIX}{{service}}/{{function}}", self.handle)
         router.add("*", f"{PREFIX}{{service}}/{{function}}/{{path*}}", self.handle)
@@ -43,19 +52,24 @@ class ProxyApi:
     async def handle(self, request: Request, send: Send) -> Response:
         service = require_latest(request.params["service"])
         function = request.params["function"]
-        resolved = await self._catalog.resolve(service, function)
-        trigger = await self._catalog.http_trigger(service, function)
-        if trigger is None:
-            raise NotFound(f"function '{service}/{function}' has no HTTP trigger",
-                           code="TriggerNotFound")
+        try:
+            resolved = await self._catalog.resolve(service, function)
+            trigger = await self._catalog.http_trigger(service, function)
+            if trigger is None:
+                raise NotFound(f"function '{service}/{function}' has no HTTP trigger",
+                               code="TriggerNotFound")
+        except NotFound:
+            # Only anonymous triggers answer unsigned callers: what does not exist is
+            # not told apart from what needs a signature.
+            self._verify(request)
+            raise
+        if trigger.config.get("authType") != "anonymous":
+            self._verify(request)
         methods = [m.upper() for m in trigger.config.get("methods", [])]
         if request.method not in methods:
             raise MethodNotAllowed(
                 f"the HTTP trigger of '{service}/{function}' accepts {', '.join(methods)}"
             )
-        if trigger.config.get("authType") == "function" and self._keys:
-            auth.verify(self._keys, request.method, request.raw_path, request.query_string,
-                        request.headers)
         body = await request.body(limits.MAX_SYNC_PAYLOAD_BYTES)
         meta = self._request_meta(request)
         timings = Timings()
@@ -63,43 +77,7 @@ class ProxyApi:
         async with contextlib.aclosing(
             self._invoker.http(resolved, meta, body, timings)
         ) as frames:
-            return await self._forward(frames, send, request.request_id)
-
-    @staticmethod
-    async def _forward(frames: AsyncIterator[Frame], send: Send, request_id: str) -> Response:
-        """Relays the instance's response frames to the client as they arrive."""
-        started = False
-        try:
-            async for kind, frame_meta, payload in frames:
-                if kind is Kind.HTTP_START:
-                    try:
-                        status, headers = response_head(frame_meta)
-                    except ValueError as exc:
-                        return function_error(502, {
-                            "errorType": runtime_errors.WSGI_ERROR, "errorMessage": str(exc),
-                            "stackTrace": [],
-                        })
-                    headers.append((b"x-fc-request-id", request_id.encode()))
-                    await send({"type": "http.response.start", "status": status,
-                                "headers": headers})
-                    started = True
-                elif kind is Kind.HTTP_BODY:
-                    await send({"type": "http.response.body", "body": payload,
-                                "more_body": True})
-                elif kind is Kind.HTTP_END:
-                    await send({"type": "http.response.body", "body": b""})
-                elif kind is Kind.ERROR:
-                    if not started:
-                        return function_error(502, replies.error_of(frame_meta))
-                    # The status is already out; ending the body is all that is left.
-                    await send({"type": "http.response.body", "body": b""})
-        except InstanceFailure as failure:
-            if started:
-                await send({"type": "http.response.body", "body": b""})
-                return Sent()
-            timed_out = failure.error["errorType"] == runtime_errors.TIMEOUT
-            return function_error(504 if timed_out else 502, failure.error)
-        return Sent()
+            return await _forward(frames, send, request.request_id, timings)
 
     @staticmethod
     def _request_meta(request: Request) -> dict[str, Any]:
@@ -160,3 +138,65 @@ def function_error(status: int, error: dict[str, Any]) -> Response:
         status=status, body=json.dumps(error).encode(),
         headers=[("x-fc-error-type", "UnhandledInvocationError")],
     )
+
+
+async def _forward(
+    frames: AsyncIterator[Frame], send: Send, request_id: str, timings: Timings
+) -> Response:
+    """Relays the instance's response frames to the client as they arrive.
+
+    The whole response must be out by the function's timeout: a client that stops reading
+    holds the instance (it blocks writing once the platform stops reading from it), so at
+    the deadline the response is cut off and the instance stopped. A response whose status
+    already went out and that cannot be completed (the instance failed, timed out or
+    reported an error mid-stream) ends with the connection closed before the body's end,
+    so that the client sees it broken rather than a clean, truncated 200.
+    """
+    started = False
+    try:
+        async with asyncio.timeout(None) as budget:
+            async for kind, frame_meta, payload in frames:
+                if budget.when() is None and timings.deadline is not None:
+                    budget.reschedule(timings.deadline)
+                if kind is Kind.HTTP_START:
+                    try:
+                        status, headers = response_head(frame_meta)
+                    except ValueError as exc:
+                        return function_error(502, {
+                            "errorType": runtime_errors.WSGI_ERROR, "errorMessage": str(exc),
+                            "stackTrace": [],
+                        })
+                    headers.append((b"x-fc-request-id", request_id.encode()))
+                    await send({"type": "http.response.start", "status": status,
+                                "headers": headers})
+                    started = True
+                elif kind is Kind.HTTP_BODY:
+                    await send({"type": "http.response.body", "body": payload,
+                                "more_body": True})
+                elif kind is Kind.HTTP_END:
+                    await send({"type": "http.response.body", "body": b""})
+                elif not started:  # Kind.ERROR before the head
+                    return function_error(502, replies.error_of(frame_meta))
+                else:
+                    return _cut_off(request_id, "the function failed mid-response")
+    except InstanceFailure as failure:
+        if started:
+            return _cut_off(request_id, failure.error["errorMessage"])
+        timed_out = failure.error["errorType"] == runtime_errors.TIMEOUT
+        return function_error(504 if timed_out else 502, failure.error)
+    except TimeoutError:
+        # The client did not take the response in time.
+        if started:
+            return _cut_off(request_id, "the client did not read the response within the "
+                                        "function's timeout")
+        return function_error(504, {
+            "errorType": runtime_errors.TIMEOUT, "stackTrace": [],
+            "errorMessage": "the response was not delivered within the function's timeout",
+        })
+    return Sent()
+
+
+def _cut_off(request_id: str, reason: str) -> Response:
+    """Ends a started response without its end: the server closes the connection."""
+    log.info("HTTP trigger response %s cut off: %s", request_id, reason)
+    return Sent()

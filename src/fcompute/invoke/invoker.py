@@ -152,11 +152,11 @@ class Invoker:
         request_id = request["requestId"]
         instance, start = await pool.acquire(request_id)
         timings.add_start(start)
+        timeout = float(resolved.function.timeout)
+        timings.deadline = asyncio.get_running_loop().time() + timeout
         healthy = False
         try:
-            async for frame in instance.stream(
-                Kind.HTTP, request, body, float(resolved.function.timeout)
-            ):
+            async for frame in instance.stream(Kind.HTTP, request, body, timeout):
                 if frame[0] in (Kind.HTTP_END, Kind.ERROR):
                     timings.handler_ms = replies.milliseconds(frame[1], "handlerMs")
                     healthy = True

@@ -15,6 +15,9 @@ class Timings:
     start_ms: float = 0.0
     init_ms: float = 0.0
     handler_ms: float = 0.0
+    # Loop time by which a streamed response must be complete: the function's timeout from
+    # the moment an instance took the request (set by the invoker).
+    deadline: float | None = None
 
     def add_start(self, info: StartInfo | None) -> None:
         if info is not None:
