@@ -411,3 +411,14 @@ def test_nul_in_path_names_is_not_found(api: httpx.Client, target: dict[str, str
                        (f"/services/{service}/functions/a%00/async-invoke-configs",
                         "FunctionNotFound")):
         assert_fc_error(api.get(path), 404, code)
+
+
+def test_errors_do_not_echo_huge_values(api: httpx.Client, target: dict[str, str]) -> None:
+    fn = f"/services/{target['service']}/functions/fn"
+    for body in ({"memorySize": 10**4000}, {"timeout": "9" * 100_000},
+                 {"runtime": "r" * 100_000}, {"handler": ["h" * 100_000]},
+                 {"environmentVariables": {"x" * 100_000: "1"}}):
+        response = api.put(fn, content=json.dumps(body).encode())
+        assert len(assert_fc_error(response, 400, "InvalidArgument")["ErrorMessage"]) < 500
+    response = api.get(f"{list_paths(target)[0]}?limit={'9' * 5000}")
+    assert len(assert_fc_error(response, 400, "InvalidArgument")["ErrorMessage"]) < 500

@@ -131,9 +131,9 @@ def _capped_object(key: str, value: JsonDict) -> JsonDict:
 def _int(body: JsonDict, key: str, low: int, high: int) -> int:
     value = body[key]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgument(f"{key} must be an integer, got {value!r}")
+        raise InvalidArgument(f"{key} must be an integer, got {shown(value)}")
     if not low <= value <= high:
-        raise InvalidArgument(f"{key} must be between {low} and {high}, got {value}")
+        raise InvalidArgument(f"{key} must be between {low} and {high}, got {shown(value)}")
     return value
 
 
@@ -227,7 +227,8 @@ def parse_function(body: JsonDict, *, creating: bool) -> JsonDict:
         runtime = body["runtime"]
         if not isinstance(runtime, str) or runtime not in SUPPORTED_RUNTIMES:
             raise InvalidArgument(
-                f"runtime {runtime!r} is not supported; use one of {sorted(SUPPORTED_RUNTIMES)}"
+                f"runtime {shown(runtime)} is not supported; use one of "
+                f"{sorted(SUPPORTED_RUNTIMES)}"
             )
         out["runtime"] = runtime
     if body.get("handler") is not None:

@@ -66,7 +66,7 @@ def verify(
     key_id, signature = auth[3:].split(":", 1)
     secret = keys.get(key_id)
     if secret is None:
-        raise InvalidAccessKeyID(f"access key id {key_id!r} does not exist")
+        raise InvalidAccessKeyID(f"access key id {key_id[:64]!r} does not exist")
     expected = sign(secret, string_to_sign(method, path, query, headers))
     if not hmac.compare_digest(expected, signature):
         raise SignatureNotMatch(
