@@ -243,6 +243,6 @@ def test_timer_intervals_are_bounded() -> None:
     yearly = {"cronExpression": f"@every {limits.MAX_TIMER_INTERVAL_S // 3600}h"}
     assert validation.validate_trigger_config("timer", yearly) == yearly
     for expression in (f"@every {limits.MAX_TIMER_INTERVAL_S + 1}s", "@every " + "9" * 5000 + "m",
-                       "@every \u0661\u0660m"):
+                       "@every \u0661\u0660m", "@every 5m\n", "@every\n5m", "0 0 8 * * *\n"):
         with pytest.raises(InvalidArgument, match="cronExpression"):
             validation.validate_trigger_config("timer", {"cronExpression": expression})

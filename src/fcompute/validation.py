@@ -405,8 +405,10 @@ def _timer_schedule(expression: object) -> None:
             f"timer triggerConfig.cronExpression is {len(expression)} characters, at most "
             f"{limits.MAX_CRON_EXPRESSION_CHARS} allowed"
         )
-    if not expression.isascii():
-        raise InvalidArgument("timer triggerConfig.cronExpression must be ASCII")
+    if not (expression.isascii() and expression.isprintable()):
+        raise InvalidArgument(
+            "timer triggerConfig.cronExpression must be printable ASCII (no tabs or newlines)"
+        )
     validate_cron_expression(expression)
     seconds = every_seconds(expression)
     if seconds is not None and seconds > limits.MAX_TIMER_INTERVAL_S:
