@@ -29,6 +29,7 @@ from fcompute.asyncinvoke.gate import InstanceGate
 from fcompute.asyncinvoke.queues.sqlite import SqliteQueue
 from fcompute.asyncinvoke.service import AsyncInvocations
 from fcompute.asyncinvoke.worker import Worker
+from fcompute.codestore.collector import CodeCollector, CollectorTiming
 from fcompute.codestore.local import LocalCodeStore
 from fcompute.config import Settings
 from fcompute.invoke.catalog import FunctionCatalog
@@ -88,10 +89,12 @@ class Platform:
     dispatcher: Dispatcher
     async_configs: AsyncConfigStore
     deliverer: Deliverer
+    code_collector: CodeCollector
 
     async def start(self) -> None:
         await self.sandbox.open()
         self.pool.start_reaper()
+        self.code_collector.start()
         await self.queue.start()
         # After the pool is up: recovered events run as soon as the dispatcher starts.
         await self.dispatcher.start()
@@ -107,6 +110,7 @@ class Platform:
         await self.deliverer.close()
         await self.queue.close()
         await self.invoker.close()
+        await self.code_collector.close()
         await self.pool.close()
         await self.sandbox.close()
         self.database.close()
@@ -125,6 +129,11 @@ def build_platform(settings: Settings) -> Platform:
         wait_seconds=settings.instance_wait_seconds,
         keep_alive_seconds=settings.keep_alive_seconds,
     ))
+    # Old code stays a little longer than a cached configuration may still point at it.
+    code_collector = CodeCollector(
+        codestore, store.code_digests_in_use, pool.code_digests_in_use,
+        CollectorTiming(linger_s=settings.function_cache_seconds + 1.0),
+    )
     catalog = FunctionCatalog(store, settings.function_cache_seconds)
     logs = LogFiles(data_dir / "logs")
     invoker = Invoker(settings, catalog, pool, logs)
@@ -157,7 +166,7 @@ def build_platform(settings: Settings) -> Platform:
     InvocationsApi(catalog, invoker, async_api.accept).register(router)
     ProxyApi(catalog, invoker, settings.access_keys).register(router)
     ServicesApi(store, catalog).register(router)
-    FunctionsApi(store, codestore, catalog, pool, links).register(router)
+    FunctionsApi(store, code_collector, catalog, pool, links).register(router)
     TriggersApi(store, catalog).register(router)
     links.register(router)
     async_api.register(router)
@@ -167,5 +176,5 @@ def build_platform(settings: Settings) -> Platform:
     app = FcApp(router, settings.access_keys,
                 on_startup=lambda: platform.start(), on_shutdown=lambda: platform.close())
     platform = Platform(settings, database, store, sandbox, pool, invoker, app, queue, dispatcher,
-                        async_configs, deliverer)
+                        async_configs, deliverer, code_collector)
     return platform

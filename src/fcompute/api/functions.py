@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fcompute import limits, validation
@@ -12,7 +13,7 @@ from fcompute.api.code import CodeLinks
 from fcompute.api.common import API_PREFIX, if_match, page_args, require_latest, unqualified
 from fcompute.api.http import Request, Response, Send, json_response, no_content
 from fcompute.api.routing import Router
-from fcompute.codestore.base import CodeStore
+from fcompute.codestore.collector import CodeCollector
 from fcompute.errors import EntityTooLarge, InvalidArgument
 from fcompute.invoke.catalog import FunctionCatalog
 from fcompute.pool.pool import InstancePool
@@ -32,11 +33,11 @@ def decode_zip(encoded: str) -> bytes:
 
 class FunctionsApi:
     def __init__(
-        self, store: Store, codestore: CodeStore, catalog: FunctionCatalog, pool: InstancePool,
+        self, store: Store, packages: CodeCollector, catalog: FunctionCatalog, pool: InstancePool,
         links: CodeLinks,
     ) -> None:
         self._store = store
-        self._codestore = codestore
+        self._packages = packages
         self._catalog = catalog
         self._pool = pool
         self._links = links
@@ -49,20 +50,26 @@ class FunctionsApi:
         router.add("DELETE", f"{BASE}/{{function}}", self.delete)
         router.add("GET", f"{BASE}/{{function}}/code", self.code)
 
-    async def _store_code(self, fields: dict[str, Any]) -> None:
+    @asynccontextmanager
+    async def _storing_code(self, fields: dict[str, Any]) -> AsyncIterator[None]:
+        """Stores the request's code package (if any) for the block that writes the row:
+        until the block ends, the package is safe from removal."""
         encoded = fields.pop("code", None)
         if encoded is None:
+            yield
             return
-        info = await asyncio.to_thread(lambda: self._codestore.put(decode_zip(encoded)))
-        fields.update(code_checksum=info.checksum, code_size=info.size, code_digest=info.digest)
+        async with self._packages.upload(lambda: decode_zip(encoded)) as info:
+            fields.update(code_checksum=info.checksum, code_size=info.size,
+                          code_digest=info.digest)
+            yield
 
     async def create(self, request: Request, _send: Send) -> Response:
         service = unqualified(request.params["service"])
         body = validation.require_object(await request.json(limits.MAX_MANAGEMENT_BODY_BYTES))
         fields = validation.parse_function(body, creating=True)
         await self._store.get_service(service)  # a clear ServiceNotFound before storing code
-        await self._store_code(fields)
-        function = await self._store.create_function(service, fields)
+        async with self._storing_code(fields):
+            function = await self._store.create_function(service, fields)
         return json_response(function.to_api(), etag=function.etag)
 
     async def list(self, request: Request, _send: Send) -> Response:
@@ -87,11 +94,14 @@ class FunctionsApi:
         body = validation.require_object(await request.json(limits.MAX_MANAGEMENT_BODY_BYTES))
         fields = validation.parse_function(body, creating=False)
         current = await self._store.get_function(service, name)
-        await self._store_code(fields)
-        function = await self._store.update_function(service, name, fields, if_match(request))
+        async with self._storing_code(fields):
+            function = await self._store.update_function(service, name, fields,
+                                                         if_match(request))
         self._catalog.invalidate(service, name)
         if function.etag != current.etag:
             self._pool.forget(function.id)
+        if function.code_digest != current.code_digest:
+            self._packages.dropped(current.code_digest)
         return json_response(function.to_api(), etag=function.etag)
 
     async def delete(self, request: Request, _send: Send) -> Response:
@@ -101,6 +111,7 @@ class FunctionsApi:
         await self._store.delete_function(service, name, if_match(request))
         self._catalog.invalidate(service, name)
         self._pool.forget(function.id)
+        self._packages.dropped(function.code_digest)
         return no_content()
 
     async def code(self, request: Request, _send: Send) -> Response:
