@@ -18,6 +18,7 @@ from fcompute.codestore.collector import CodeCollector, CollectorTiming
 from fcompute.codestore.local import LocalCodeStore
 from tests.conftest import API, make_zip, unique, wait_for
 from tests.platform_process import PlatformProcess
+from tests.test_async_api import accepted_id, invoke_async, put_config, replay, wait_record
 
 GONE_S = 30  # bound for a broken test: a package goes within linger (3 s) + a tick or two
 
@@ -157,6 +158,30 @@ def test_a_busy_instance_keeps_its_code_until_it_ends(platform: PlatformProcess)
     assert api.invoke("fn") == b"latest"
 
 
+def test_code_a_failed_async_invocation_ran_on_stays_for_its_replay(
+    platform: PlatformProcess,
+) -> None:
+    api = Api(platform)
+    failing = make_zip({"index.py": "def handler(event, context):\n"
+                                    "    raise ValueError('old code fails')\n"})
+    unused, fixed = code("unused"), code("fixed")
+    api.create("fn", failing)
+    assert put_config(platform, api.service, "fn", maxAsyncRetryAttempts=0).status_code == 200
+    failed = wait_record(platform, api.service, "fn",
+                         accepted_id(invoke_async(platform, api.service, "fn", b"e", "orig")))
+    assert failed["status"] == "Failed"
+    api.update("fn", unused)
+    api.update("fn", fixed)
+    assert wait_for(lambda: gone(platform, unused), GONE_S)
+    # The failed record may still be replayed on the code it ran: that code stays.
+    assert stored(platform, failing) == (True, True)
+    response = replay(platform, api.service, "fn", "orig", target="original")
+    assert response.status_code == 202, response.text
+    rerun = wait_record(platform, api.service, "fn", response.json()["invocationId"])
+    assert rerun["error"]["errorMessage"] == "old code fails"
+    assert api.invoke("fn") == b"fixed"
+
+
 class GatedStore(LocalCodeStore):
     """The real store, with removal held at its start until the test opens the gate."""
 
@@ -188,7 +213,7 @@ def test_an_upload_that_overlaps_a_collection_is_never_removed(tmp_path: Path) -
             await go_on.wait()
             return snapshot
 
-        collector = CodeCollector(store, referenced, set, CollectorTiming(linger_s=0))
+        collector = CodeCollector(store, [referenced], set, CollectorTiming(linger_s=0))
         collecting = asyncio.create_task(collector.collect())
         await reading.wait()
         async with collector.upload(lambda: package) as info:

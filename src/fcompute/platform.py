@@ -94,10 +94,10 @@ class Platform:
     async def start(self) -> None:
         await self.sandbox.open()
         self.pool.start_reaper()
-        self.code_collector.start()
         await self.queue.start()
         # After the pool is up: recovered events run as soon as the dispatcher starts.
         await self.dispatcher.start()
+        self.code_collector.start()  # it reads the queue
         if not self.sandbox.isolates:
             log.warning(
                 "sandbox backend '%s' does NOT isolate functions: they run as plain processes "
@@ -105,12 +105,12 @@ class Platform:
             )
 
     async def close(self) -> None:
+        await self.code_collector.close()
         # Async first: running events get a moment to finish while instances still exist.
         await self.dispatcher.close()
         await self.deliverer.close()
         await self.queue.close()
         await self.invoker.close()
-        await self.code_collector.close()
         await self.pool.close()
         await self.sandbox.close()
         self.database.close()
@@ -129,11 +129,6 @@ def build_platform(settings: Settings) -> Platform:
         wait_seconds=settings.instance_wait_seconds,
         keep_alive_seconds=settings.keep_alive_seconds,
     ))
-    # Old code stays a little longer than a cached configuration may still point at it.
-    code_collector = CodeCollector(
-        codestore, store.code_digests_in_use, pool.code_digests_in_use,
-        CollectorTiming(linger_s=settings.function_cache_seconds + 1.0),
-    )
     catalog = FunctionCatalog(store, settings.function_cache_seconds)
     logs = LogFiles(data_dir / "logs")
     invoker = Invoker(settings, catalog, pool, logs)
@@ -159,6 +154,12 @@ def build_platform(settings: Settings) -> Platform:
         retention_ms=int(settings.async_record_retention_seconds * 1000),
     ))
     invocations = AsyncInvocations(queue, dispatcher, catalog, codestore)
+    # Old code stays a little longer than a cached configuration may still point at it.
+    code_collector = CodeCollector(
+        codestore, [store.code_digests_in_use, queue.code_digests_in_use],
+        pool.code_digests_in_use,
+        CollectorTiming(linger_s=settings.function_cache_seconds + 1.0),
+    )
     async_api = AsyncInvocationsApi(invocations)
 
     router = Router()

@@ -2,7 +2,8 @@
 
 A package stays while any of these holds:
 
-- a function references it (the function store);
+- a function references it (the function store), or an async invocation may still run it
+  (a pinned replay, or a failed invocation a replay may target: the async queue);
 - a pool runs it or may start it: a retired pool keeps its digest until its last instance
   ends, and a running instance has the tree bind-mounted;
 - an upload of it is on its way to a function row (``upload`` holds it until the row is
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -42,10 +43,11 @@ class CollectorTiming:
 
 class CodeCollector:
     def __init__(
-        self, codestore: CodeStore, referenced: Callable[[], Awaitable[set[str]]],
+        self, codestore: CodeStore, referenced: Sequence[Callable[[], Awaitable[set[str]]]],
         running: Callable[[], set[str]], timing: CollectorTiming | None = None,
     ) -> None:
-        """``referenced``: the digests functions reference; ``running``: those pools use."""
+        """``referenced``: sources of the digests records reference (functions, async
+        invocations); ``running``: the digests pools use."""
         self._codestore = codestore
         self._referenced = referenced
         self._running = running
@@ -103,7 +105,9 @@ class CodeCollector:
             if self._uploads:
                 self._schedule(loop.time() + self._timing.tick_s)
                 return 0
-            referenced = await self._referenced()
+            referenced: set[str] = set()
+            for source in self._referenced:
+                referenced |= await source()
             if self._uploads or self._finished != finished:
                 self._schedule(loop.time() + self._timing.tick_s)
                 return 0

@@ -417,6 +417,23 @@ class SqliteQueue:
 
         return await self._readers.read(earliest)
 
+    async def code_digests_in_use(self) -> set[str]:
+        """Code async invocations may still run: that of pinned replays not yet run, and
+        that failed, expired or stopped invocations ran on (a replay may target it). The
+        code store keeps these packages (``codestore/collector.py``)."""
+
+        def digests(conn: sqlite3.Connection) -> set[str]:
+            rows = conn.execute(
+                "SELECT pinned FROM jobs WHERE kind = 'invocation' AND pinned IS NOT NULL"
+                " AND status != 'Succeeded'"
+                " UNION SELECT a.version FROM attempts AS a JOIN jobs AS j ON j.seq = a.job_seq"
+                " WHERE j.kind = 'invocation' AND j.status IN ('Failed', 'Expired', 'Stopped')"
+                " AND a.version IS NOT NULL"
+            ).fetchall()
+            return {v.code_digest for (text,) in rows if (v := load_version(text)) is not None}
+
+        return await self._readers.read(digests)
+
 
 def _parse_token(token: str) -> tuple[int, int]:
     created, _, seq = token.partition(".")
