@@ -8,13 +8,16 @@ import base64
 import bz2
 import io
 import json
+import os
 import zipfile
 import zlib
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from fcompute.codestore.local import LocalCodeStore
 from tests import hostile_zips as hz
 from tests.conftest import API, assert_fc_error, make_zip, unique
 from tests.platform_process import PlatformProcess
@@ -249,3 +252,56 @@ def test_packages_that_were_refused_before_still_work(
     answer = invoke(shared_platform, service, name)
     assert answer.status_code == 200, answer.text
     assert answer.content == b"from pkg:deep:VALUE = 'from pkg':True"
+
+
+class Unseekable(io.RawIOBase):
+    """A write-only stream: zipfile then writes data descriptors after each entry."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.data += bytes(b)
+        return len(b)
+
+
+def written_by_zipfile(method: int, *, streamed: bool = False, zip64: bool = False) -> bytes:
+    target: Any = Unseekable() if streamed else io.BytesIO()
+    with zipfile.ZipFile(target, "w", method) as archive:
+        archive.writestr("index.py", HANDLER)
+        archive.writestr("empty.txt", "")
+        with archive.open("zeros.bin", "w", force_zip64=zip64) as out:
+            for _ in range(12):  # 12 MB that compress to almost nothing: many chunks
+                out.write(bytes(1024 * 1024))
+        archive.writestr("random.bin", os.urandom(3 * 1024 * 1024 + 17))
+    return bytes(target.data) if streamed else target.getvalue()
+
+
+@pytest.mark.parametrize(("method", "streamed", "zip64"), [
+    (zipfile.ZIP_STORED, False, False),
+    (zipfile.ZIP_DEFLATED, False, False),
+    (zipfile.ZIP_DEFLATED, True, False),
+    (zipfile.ZIP_DEFLATED, False, True),
+    (zipfile.ZIP_BZIP2, False, False),
+    (zipfile.ZIP_LZMA, True, False),
+])
+def test_zips_as_tools_write_them_unpack_exactly(
+    tmp_path: Path, method: int, streamed: bool, zip64: bool
+) -> None:
+    zipped = written_by_zipfile(method, streamed=streamed, zip64=zip64)
+    store = LocalCodeStore(tmp_path)
+    tree = store.extracted(store.put(zipped).digest)
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        for info in archive.infolist():
+            assert (tree / info.filename).read_bytes() == archive.read(info), info.filename
+
+
+def test_an_empty_zip_is_a_package_with_no_files(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w"):
+        pass
+    store = LocalCodeStore(tmp_path)
+    assert list(store.extracted(store.put(buffer.getvalue()).digest).iterdir()) == []

@@ -56,7 +56,8 @@ class _Deflate:
 
 
 class _Stored:
-    eof = False
+    """Stored data: what goes in comes out, until the compressed size is consumed."""
+
     needs_input = True
 
     def __init__(self, size: int) -> None:
