@@ -9,6 +9,10 @@ import uvicorn
 
 from fcompute.config import Settings, check_bind_is_safe
 from fcompute.platform import build_platform
+from fcompute.serving.capacity import connection_capacity, raise_file_limit
+from fcompute.serving.protocol import ConnectionGuard, protocol_for
+from fcompute.serving.settings import ConnectionSettings
+from fcompute.serving.table import ConnectionTable
 
 log = logging.getLogger("fcompute")
 
@@ -34,12 +38,29 @@ def bind(settings: Settings) -> socket.socket:
     return sock
 
 
-def serve(settings: Settings) -> None:
+def connection_guard(connections: ConnectionSettings) -> ConnectionGuard:
+    """Raises the open-file limit and sizes the connection table to what it leaves."""
+    limit = raise_file_limit()
+    derived = connection_capacity(limit.now)
+    capacity = connections.max_connections or derived
+    raised = f", raised from {limit.before}" if limit.now != limit.before else ""
+    log.info("accepting up to %d connections (open-file limit %d%s)", capacity, limit.now, raised)
+    if capacity > derived:
+        log.warning("--max-connections %d leaves fewer than %d descriptors for the database, "
+                    "instances and logs under the open-file limit of %d", capacity,
+                    limit.now - derived, limit.now)
+    log.info("request deadlines: head %g s, body %d bytes/s over %g s", connections.head_timeout_s,
+             connections.body_min_rate, connections.body_timeout_s)
+    return ConnectionGuard(connections, ConnectionTable(capacity))
+
+
+def serve(settings: Settings, connections: ConnectionSettings | None = None) -> None:
     check_bind_is_safe(settings)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     listener = bind(settings)
+    guard = connection_guard(connections or ConnectionSettings())
     platform = build_platform(settings)
     log.info("fcompute listening on http://%s:%d", settings.host, settings.port)
     log.info("data directory: %s (metadata %s)", settings.data_dir.resolve(), settings.database)
@@ -50,7 +71,10 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        # The httptools protocol, with request deadlines and the connection cap.
+        http=protocol_for(guard),
+        # No WebSocket routes: an upgrade would also leave the connection table.
+        ws="none",
         lifespan="on",
         access_log=False,
         server_header=False,

@@ -10,10 +10,12 @@ from pathlib import Path
 from fcompute.cli import async_commands, deploy, invoke, listing, remove
 from fcompute.cli.common import add_endpoint_option
 from fcompute.config import DEFAULT_PORT, Settings, UnsafeBindError, access_keys_from_env
+from fcompute.serving.settings import ConnectionSettings
 
 # Command groups besides serve: each module's register(commands) adds its subcommands.
 COMMAND_GROUPS = [deploy, invoke, listing, remove, async_commands]
 DEFAULTS = Settings()
+CONNECTION_DEFAULTS = ConnectionSettings()
 
 
 def positive(kind: type[float] | type[int]) -> Callable[[str], float]:
@@ -47,12 +49,21 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
+def connection_settings_from_args(args: argparse.Namespace) -> ConnectionSettings:
+    return ConnectionSettings(
+        head_timeout_s=args.request_head_timeout,
+        body_timeout_s=args.request_body_timeout,
+        body_min_rate=args.request_body_min_rate,
+        max_connections=args.max_connections,
+    )
+
+
 def serve_command(args: argparse.Namespace) -> int:
     from fcompute.server import PortInUseError, serve
 
     settings = settings_from_args(args)
     try:
-        serve(settings)
+        serve(settings, connection_settings_from_args(args))
     except (UnsafeBindError, PortInUseError) as exc:
         print(f"fcompute: {exc}", file=sys.stderr)
         return 2
@@ -101,10 +112,32 @@ def build_parser() -> argparse.ArgumentParser:
                         default=DEFAULTS.async_record_retention_seconds, metavar="SECONDS",
                         help="how long records of finished invocations are kept "
                              f"(default {DEFAULTS.async_record_retention_seconds:g}, 7 days)")
+    add_connection_options(serve)
     serve.set_defaults(run=serve_command)
     for group in COMMAND_GROUPS:
         group.register(commands)
     return parser
+
+
+def add_connection_options(serve: argparse.ArgumentParser) -> None:
+    limits = serve.add_argument_group("client connections")
+    limits.add_argument("--request-head-timeout", type=positive(float),
+                        default=CONNECTION_DEFAULTS.head_timeout_s, metavar="SECONDS",
+                        help="a request head must arrive within this time of the connection "
+                             "opening (or of its first byte on a keep-alive connection); "
+                             f"else 408 and close (default {CONNECTION_DEFAULTS.head_timeout_s:g})")
+    limits.add_argument("--request-body-timeout", type=positive(float),
+                        default=CONNECTION_DEFAULTS.body_timeout_s, metavar="SECONDS",
+                        help="window over which a request body must arrive at the minimum "
+                             f"rate (default {CONNECTION_DEFAULTS.body_timeout_s:g})")
+    limits.add_argument("--request-body-min-rate", type=positive(int),
+                        default=CONNECTION_DEFAULTS.body_min_rate, metavar="BYTES",
+                        help="bytes per second a request body must average over each window "
+                             f"(default {CONNECTION_DEFAULTS.body_min_rate})")
+    limits.add_argument("--max-connections", type=positive(int), default=0, metavar="N",
+                        help="open client connections at most; at the cap a new one evicts the "
+                             "one waiting longest for a request head (default: from the "
+                             "open-file limit, less a reserve)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,277 @@
+"""Connection hygiene at the front door, end to end against `fcompute serve`.
+
+Slow clients (a head that never completes, a body that stalls) are cut off by deadlines, and
+a flood of them turns into closed connections for the flooders while complete requests,
+on new connections and on established keep-alive ones, keep being answered.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import API, wait_for
+from tests.platform_process import PlatformProcess
+
+PARTIAL_HEAD = b"GET /2016-08-15/services HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+
+
+class LimitedPlatform(PlatformProcess):
+    """The platform started under a low open-file limit (soft and hard), as on a stock host."""
+
+    def __init__(self, data_dir: Path, file_limit: int, *args: str) -> None:
+        super().__init__(data_dir, *args)
+        self.file_limit = file_limit
+
+    def start(self) -> LimitedPlatform:
+        limit = self.file_limit
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fcompute.cli.main", "serve", "--port", str(self.port),
+             "--data-dir", str(self.data_dir), *self.args],
+            stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)),
+        )
+        log.close()
+        if not wait_for(self._answers, 20):
+            raise RuntimeError(f"platform did not start:\n{self.log_text()}")
+        return self
+
+    def _answers(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"platform exited early:\n{self.log_text()}")
+        try:
+            httpx.get(f"{self.endpoint}{API}/services", timeout=1)
+            return True
+        except httpx.TransportError:
+            return False
+
+
+@contextmanager
+def limited_platform(tmp_path: Path, file_limit: int, *args: str) -> Iterator[LimitedPlatform]:
+    running = LimitedPlatform(tmp_path / "data", file_limit, *args).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def connect(platform: PlatformProcess) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", platform.port), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def open_slow(platform: PlatformProcess, count: int) -> list[socket.socket]:
+    """``count`` connections that each send part of a request head and then nothing."""
+    opened = []
+    for _ in range(count):
+        try:
+            sock = connect(platform)
+            sock.sendall(PARTIAL_HEAD)
+        except OSError:  # refused or reset: the platform shedding the flood, which is fine
+            continue
+        opened.append(sock)
+    return opened
+
+
+def is_closed(sock: socket.socket) -> bool:
+    """Whether the platform closed (or reset) this connection, without waiting."""
+    sock.setblocking(False)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.setblocking(True)
+
+
+def read_reply(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One response (content-length framing) from a raw connection."""
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed after {buffer!r}")
+        buffer += chunk
+    head, _, body = buffer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed inside the body")
+        body += chunk
+    return int(lines[0].split()[1]), headers, body[:length]
+
+
+def request(method: str, path: str, body: bytes = b"") -> bytes:
+    return (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def closes_within(sock: socket.socket, seconds: float) -> bytes:
+    """What the platform sent before closing ``sock``; fails if it stays open longer."""
+    sock.settimeout(seconds)
+    received = b""
+    began = time.monotonic()
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            pytest.fail(f"still open after {time.monotonic() - began:.1f} s: {received!r}")
+        except ConnectionResetError:
+            return received
+        if not chunk:
+            return received
+        received += chunk
+
+
+def assert_request_timeout(received: bytes) -> None:
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), received
+    assert b"x-fc-request-id: " in head.lower()
+    assert json.loads(body)["ErrorCode"] == "RequestTimeout"
+
+
+@pytest.fixture(autouse=True)
+def room_for_a_flood() -> Iterator[None]:
+    """This process holds over a thousand sockets at once in the flood tests."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4096 if hard == resource.RLIM_INFINITY else min(hard, 4096)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_flood_of_slow_connections_at_the_file_limit_does_not_starve_requests(
+    tmp_path: Path,
+) -> None:
+    # The probe that found the problem: 1,100 heads that never complete against a platform
+    # whose open-file limit is 1,024, and the default deadlines (10 s).
+    with limited_platform(tmp_path, 1024) as platform:
+        established = connect(platform)
+        established.sendall(request("GET", f"{API}/services"))
+        assert read_reply(established)[0] == 200
+        flood = open_slow(platform, 1100)
+        try:
+            began = time.monotonic()
+            with httpx.Client(base_url=platform.endpoint, timeout=5) as api:
+                for number in range(5):  # new connections, each evicting a slow one
+                    name = f"flood-{number}"
+                    response = api.post(f"{API}/services", json={"serviceName": name},
+                                        headers={"connection": "close"})
+                    assert response.status_code == 200, response.text
+            established.sendall(request("GET", f"{API}/services"))
+            assert read_reply(established)[0] == 200
+            assert time.monotonic() - began < 5
+            # The flood paid for it: the oldest slow connections were closed.
+            assert wait_for(lambda: is_closed(flood[0]), 5)
+            assert wait_for(lambda: sum(not is_closed(sock) for sock in flood) <= 768, 5)
+            assert "accepting up to 768 connections" in platform.log_text()
+        finally:
+            for sock in flood:
+                sock.close()
+            established.close()
+
+
+def test_at_the_cap_slow_heads_go_first_and_established_clients_stay(tmp_path: Path) -> None:
+    with limited_platform(tmp_path, 4096, "--max-connections", "40") as platform:
+        assert "accepting up to 40 connections" in platform.log_text()
+        established = [connect(platform) for _ in range(5)]
+        for sock in established:
+            sock.sendall(request("GET", f"{API}/services"))
+            assert read_reply(sock)[0] == 200
+        flood = open_slow(platform, 200)
+        try:
+            # New connections past the cap push out the slow ones that waited longest...
+            assert wait_for(lambda: is_closed(flood[0]), 5)
+            assert wait_for(lambda: sum(not is_closed(sock) for sock in flood) <= 35, 5), \
+                sum(not is_closed(sock) for sock in flood)
+            assert not any(is_closed(sock) for sock in flood[-20:])
+            # ...not the idle keep-alive connections, which are still served.
+            for sock in established:
+                sock.sendall(request("GET", f"{API}/services"))
+                assert read_reply(sock)[0] == 200
+            fresh = connect(platform)
+            fresh.sendall(request("GET", f"{API}/services"))
+            assert read_reply(fresh)[0] == 200
+            fresh.close()
+        finally:
+            for sock in flood + established:
+                sock.close()
+
+
+def test_a_head_must_arrive_within_its_deadline(make_platform: object) -> None:
+    platform: PlatformProcess = make_platform("--request-head-timeout", "1")  # type: ignore[operator]
+    partial = connect(platform)
+    partial.sendall(PARTIAL_HEAD)
+    silent = connect(platform)
+    idle = connect(platform)
+    idle.sendall(request("GET", f"{API}/services"))
+    assert read_reply(idle)[0] == 200
+    # A partial head is answered 408 with an FC error; a silent connection is just closed.
+    assert_request_timeout(closes_within(partial, 5))
+    assert closes_within(silent, 5) == b""
+    # A keep-alive connection between requests is not waiting for a head: the keep-alive
+    # timeout governs it, and its next request is served.
+    time.sleep(1.5)
+    idle.sendall(request("GET", f"{API}/services"))
+    assert read_reply(idle)[0] == 200
+    # A head that starts on a keep-alive connection has the same deadline.
+    idle.sendall(PARTIAL_HEAD)
+    assert_request_timeout(closes_within(idle, 5))
+    for sock in (partial, silent, idle):
+        sock.close()
+
+
+def test_a_head_sent_slowly_but_completely_in_time_is_served(make_platform: object) -> None:
+    platform: PlatformProcess = make_platform("--request-head-timeout", "2")  # type: ignore[operator]
+    sock = connect(platform)
+    whole = request("GET", f"{API}/services")
+    for index in range(0, len(whole), 8):  # in pieces, well within the deadline
+        sock.sendall(whole[index:index + 8])
+        time.sleep(0.02)
+    assert read_reply(sock)[0] == 200
+    sock.close()
+
+
+def test_a_stalled_body_is_cut_off_and_a_steady_one_is_not(make_platform: object) -> None:
+    platform: PlatformProcess = make_platform(  # type: ignore[operator]
+        "--request-body-timeout", "1", "--request-body-min-rate", "1024")
+    stalled = connect(platform)
+    stalled.sendall(request("POST", f"{API}/services", b'{"serviceName": "x"}')[:-5])
+    assert_request_timeout(closes_within(stalled, 6))
+    stalled.close()
+    # 2 KiB every 0.4 s for about 2.5 s: slow, but above 1 KiB/s in every window.
+    body = json.dumps({"serviceName": "steady"}).encode() + b" " * 12 * 1024
+    steady = connect(platform)
+    whole = request("POST", f"{API}/services", body)
+    head_end = whole.index(b"\r\n\r\n") + 4
+    steady.sendall(whole[:head_end])
+    for index in range(head_end, len(whole), 2048):
+        time.sleep(0.4)
+        steady.sendall(whole[index:index + 2048])
+    status, _headers, answer = read_reply(steady)
+    assert status == 200, answer
+    steady.close()
