@@ -54,8 +54,8 @@ class CodeCollector:
         self._timing = timing or CollectorTiming()
         self._uploads = 0  # between put and the end of the block that writes the row
         self._finished = 0  # uploads finished so far
-        self._removing = False
-        self._deferred: list[str] = []  # holds to end once the removal in progress is over
+        self._removals = 0  # removals running in a thread
+        self._deferred: list[str] = []  # holds to end once no removal runs
         self._lingering: dict[str, float] = {}  # digest -> loop time it may go from
         self._due: float | None = None
         self._lock = asyncio.Lock()
@@ -74,7 +74,7 @@ class CodeCollector:
                 self.dropped(info.digest)  # probably referenced by nothing: collect it soon
                 raise
             finally:
-                if self._removing:
+                if self._removals:
                     # That removal listed its candidates before this row was written: the
                     # hold must outlive it.
                     self._deferred.append(info.digest)
@@ -116,14 +116,20 @@ class CodeCollector:
             if self._lingering:  # kept for now: the next collection comes when they may go
                 self._schedule(min(self._lingering.values()))
             keep = referenced | self._running() | set(self._lingering)
-            self._removing = True
-            try:
-                return await asyncio.to_thread(self._codestore.remove_unused, keep)
-            finally:
-                self._removing = False
-                for digest in self._deferred:
-                    self._codestore.release(digest)
-                self._deferred.clear()
+            self._removals += 1
+            removal = asyncio.ensure_future(
+                asyncio.to_thread(self._codestore.remove_unused, keep))
+            # Ended when the thread is done, even if this task is cancelled meanwhile.
+            removal.add_done_callback(self._removal_ended)
+            return await asyncio.shield(removal)
+
+    def _removal_ended(self, _removal: asyncio.Future[int]) -> None:
+        self._removals -= 1
+        if self._removals:
+            return
+        for digest in self._deferred:
+            self._codestore.release(digest)
+        self._deferred.clear()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="code-collector")
