@@ -101,7 +101,7 @@ def pss_kib(pid: int) -> int:
 
 
 def instance_pids(platform: PlatformProcess) -> list[int]:
-    """The instances' top processes: the zygote's children, or the server's agents."""
+    """The instances' top processes: the zygote's children, or the server's keepers."""
     assert platform.proc is not None
     server = platform.proc.pid
     found = []
@@ -110,7 +110,7 @@ def instance_pids(platform: PlatformProcess) -> list[int]:
         if cmdline.startswith(b"fc-runtime"):  # the zygote
             found += [int(p) for p in
                       Path(f"/proc/{child}/task/{child}/children").read_text().split()]
-        elif b"agent.py" in cmdline:
+        elif b"keeper.py" in cmdline or b"agent.py" in cmdline:  # a plain-process instance
             found.append(int(child))
     return found
 

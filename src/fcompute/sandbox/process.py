@@ -2,6 +2,13 @@
 
 It isolates nothing (no namespaces, no cgroups, no read-only root): for development
 machines without root or namespaces. The platform says so loudly at start-up.
+
+What it does contain is the instance's processes: the instance's first process is a
+keeper (``keeper.py``), a child subreaper that runs the agent in a forked child and,
+when the agent ends or the platform lets go of it, kills every process left below it,
+double-forked and ``setsid`` ones included. The platform holds the write end of the
+keeper's *lifeline* pipe: closing it is the kill, and it closes by itself when the
+platform dies, so instances never outlive the platform either.
 """
 
 from __future__ import annotations
@@ -17,7 +24,10 @@ from pathlib import Path
 
 from fcompute.sandbox.base import ExitReason, InstanceSpec
 
-AGENT = Path(__file__).resolve().parent.parent / "runtime" / "agent.py"
+KEEPER = Path(__file__).resolve().parent / "keeper.py"
+# How long a killed instance's keeper gets to end its processes before the platform
+# kills the keeper's process group itself (the keeper never needs that long).
+KEEPER_GRACE_SECONDS = 5.0
 
 
 def real_python(configured: str = "") -> str:
@@ -29,10 +39,11 @@ def real_python(configured: str = "") -> str:
 
 class PlainProcess:
     def __init__(self, popen: subprocess.Popen[bytes], sock: socket.socket,
-                 code_path: str) -> None:
+                 code_path: str, lifeline: int) -> None:
         self._popen = popen
         self._code_path = code_path
         self._socket = sock
+        self._lifeline = lifeline
         self._killed = False
         self._exit: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pidfd = os.pidfd_open(popen.pid)
@@ -40,6 +51,7 @@ class PlainProcess:
 
     @property
     def pid(self) -> int:
+        """The keeper's pid: the root of the instance's process tree."""
         return self._popen.pid
 
     @property
@@ -55,8 +67,10 @@ class PlainProcess:
         loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
         code = self._popen.wait()
-        # The agent may have left children behind in its session: end them too.
+        # The keeper ended everything below it; should it itself have been killed, its
+        # session's process group still goes.
         self._killpg()
+        self._let_go()
         if not self._exit.done():
             self._exit.set_result(code)
 
@@ -64,11 +78,22 @@ class PlainProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._popen.pid, signal.SIGKILL)
 
+    def _let_go(self) -> None:
+        if self._lifeline >= 0:
+            os.close(self._lifeline)
+            self._lifeline = -1
+
+    def _overdue(self) -> None:
+        if not self._exit.done():
+            self._killpg()
+
     def kill(self) -> None:
-        if self._exit.done():
+        if self._exit.done() or self._killed:
             return
         self._killed = True
-        self._killpg()
+        # The keeper sees its lifeline close, kills the agent and everything left below it.
+        self._let_go()
+        asyncio.get_running_loop().call_later(KEEPER_GRACE_SECONDS, self._overdue)
 
     async def wait(self) -> int:
         return await asyncio.shield(self._exit)
@@ -88,6 +113,9 @@ class ProcessSandbox:
 
     async def start(self, spec: InstanceSpec) -> PlainProcess:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Not inheritable: only this keeper gets the read end, and no process but the
+        # platform ever holds the write end.
+        lifeline_read, lifeline = os.pipe()
         log_fd = os.open(spec.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -98,20 +126,25 @@ class ProcessSandbox:
         try:
             # Popen uses vfork+exec here: about a millisecond, cheaper than a thread hop.
             popen = subprocess.Popen(  # noqa: ASYNC220
-                [self._python, "-I", "-S", str(AGENT), str(child.fileno())],
+                [self._python, "-I", "-S", str(KEEPER), str(child.fileno()),
+                 str(lifeline_read)],
                 stdin=subprocess.DEVNULL,
                 stdout=log_fd,
                 stderr=log_fd,
-                pass_fds=(child.fileno(),),
+                pass_fds=(child.fileno(), lifeline_read),
                 cwd=spec.code_dir,
                 env=env,
                 start_new_session=True,
             )
+        except BaseException:
+            os.close(lifeline)
+            raise
         finally:
             os.close(log_fd)
+            os.close(lifeline_read)
             child.close()
         parent.setblocking(False)
-        return PlainProcess(popen, parent, str(spec.code_dir))
+        return PlainProcess(popen, parent, str(spec.code_dir), lifeline)
 
     async def open(self) -> None:
         return None
