@@ -4,7 +4,11 @@ One small interface, :class:`Cgroups`, with one implementation per layout. Each
 instance gets a cgroup named after it below ``fcompute-<zygote pid>``, itself below
 the cgroup the zygote was started in, with:
 
-- memory: the function's ``memorySize`` (swap included where it is accounted);
+- memory: the function's ``memorySize`` plus the size of its ``/tmp`` (swap included
+  where it is accounted). ``/tmp`` is a tmpfs, whose files are memory the kernel charges
+  to the instance's cgroup; the sum gives a function its whole ``memorySize`` however
+  full its ``/tmp`` is, and its whole ``/tmp`` however much memory it uses, as FC's two
+  separate budgets do (docs/sandbox.md has the trade-off);
 - pids: a fixed cap, so a fork bomb stops inside its instance;
 - cpu: a share proportional to memory, the FC/Lambda model (1 GiB weighs as much as
   an ordinary process: ``cpu.shares`` 1024 on v1, ``cpu.weight`` 100 on v2).
@@ -28,8 +32,14 @@ PARENT_PREFIX = "fcompute-"
 
 @dataclass(frozen=True)
 class CgroupLimits:
-    memory_mb: int
+    memory_mb: int  # the function's memorySize: also what its CPU share follows
     pids_max: int
+    tmp_mb: int = 0  # the size of its tmpfs /tmp, whose files count as memory
+
+    @property
+    def memory_limit_mb(self) -> int:
+        """The cgroup's memory limit: room for memorySize and a full /tmp at once."""
+        return self.memory_mb + self.tmp_mb
 
 
 def cpu_shares(memory_mb: int) -> int:
@@ -245,7 +255,7 @@ class CgroupsV1(Cgroups):
         dirs = {c: os.path.join(p, name) for c, p in self._parents.items()}
         for directory in dirs.values():
             os.mkdir(directory)
-        memory = str(limits.memory_mb * 1024 * 1024)
+        memory = str(limits.memory_limit_mb * 1024 * 1024)
         _write(os.path.join(dirs["memory"], "memory.limit_in_bytes"), memory)
         swap = os.path.join(dirs["memory"], "memory.memsw.limit_in_bytes")
         if os.path.exists(swap):
@@ -299,7 +309,7 @@ class CgroupsV2(Cgroups):
     def create(self, name: str, limits: CgroupLimits) -> InstanceCgroup:
         directory = os.path.join(self.parents[0], name)
         os.mkdir(directory)
-        memory = str(limits.memory_mb * 1024 * 1024)
+        memory = str(limits.memory_limit_mb * 1024 * 1024)
         _write(os.path.join(directory, "memory.max"), memory)
         for file, value in (("memory.swap.max", "0"), ("memory.oom.group", "1")):
             path = os.path.join(directory, file)

@@ -66,6 +66,8 @@ class Instance:
         self.pidfd = pidfd
         self.cgroup = cgroup
         self.slot = slot
+        # Killed by the zygote because its cgroup ran out of memory (cgroup v1).
+        self.oom = False
 
 
 class Zygote:
@@ -138,7 +140,8 @@ class Zygote:
         try:
             cgroup = self.cgroups.create(
                 f"i-{request['instance']}",
-                cgroups.CgroupLimits(int(request["memoryMb"]), self.pids_max),
+                cgroups.CgroupLimits(int(request["memoryMb"]), self.pids_max,
+                                     tmp_mb=int(request["tmpMb"])),
             )
             procs = cgroup.open_procs()
             gc.freeze()
@@ -176,6 +179,10 @@ class Zygote:
         event = instance.cgroup.oom_event
         if event is not None:
             event.consume()
+        # Remembered, not left to the oom_kill counter: the notification can come before
+        # the kernel kills anything (a write to /tmp failing to charge, say), and once this
+        # kill is through the kernel never needs to.
+        instance.oom = True
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(instance.pidfd, signal.SIGKILL)
 
@@ -188,7 +195,7 @@ class Zygote:
             del self.oom_events[event.fd]
         _, status = os.waitpid(instance.pid, 0)
         os.close(instance.pidfd)
-        oom = instance.cgroup.oom_killed()
+        oom = instance.oom or instance.cgroup.oom_killed()
         instance.cgroup.remove()
         self.free_slots.append(instance.slot)
         wire.send(self.control, {"op": "exited", "pid": instance.pid,
