@@ -91,7 +91,9 @@ def assert_failed_as_gone(platform: PlatformProcess, service: str, function: str
     return record
 
 
-def test_events_of_a_deleted_function_never_run_on_its_namesake(two_instances: PlatformProcess) -> None:
+def test_events_of_a_deleted_function_never_run_on_its_namesake(
+    two_instances: PlatformProcess,
+) -> None:
     platform = two_instances
     sdk = fc_client(platform)
     service, function = unique("svc"), "fn"
@@ -130,7 +132,9 @@ def test_events_of_a_deleted_function_never_run_on_its_namesake(two_instances: P
     assert all(status in FINISHED for status in listed.values())
 
 
-def test_events_of_a_deleted_service_never_run_on_its_namesake(two_instances: PlatformProcess) -> None:
+def test_events_of_a_deleted_service_never_run_on_its_namesake(
+    two_instances: PlatformProcess,
+) -> None:
     platform = two_instances
     sdk = fc_client(platform)
     service, function = unique("svc"), "fn"
