@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.platform_process import PlatformProcess
 FINISHED = ("Succeeded", "Failed", "Expired", "Stopped")
 # Retries within a test's patience: 0.2 s, 0.4 s, 0.8 s ... (jitter 20 %).
 FAST_RETRIES = ("--async-backoff-base", "0.2")
+MakePlatform = Callable[..., PlatformProcess]
 
 
 def function_url(platform: PlatformProcess, service: str, function: str) -> str:
@@ -383,3 +385,28 @@ def test_replay_on_original_or_latest_code(fast: PlatformProcess, sdk: fc2.Clien
     assert_fc_error(replay(fast, service, "fn", "orig", target="yesterday"), 400,
                     "InvalidArgument")
     assert_fc_error(replay(fast, service, "fn", "missing"), 404, "InvocationNotFound")
+
+
+def test_a_pinned_replay_of_code_no_longer_stored_is_409(make_platform: MakePlatform,
+                                                          tmp_path: Path) -> None:
+    platform = make_platform(*FAST_RETRIES)
+    client = fc2.Client(endpoint=platform.endpoint, accessKeyID="k", accessKeySecret="s")
+    service = unique("svc")
+    deploy(client, service, "fn", {"index.py": VERSION_ONE})
+    assert put_config(platform, service, "fn", maxAsyncRetryAttempts=0).status_code == 200
+    wait_record(platform, service, "fn",
+                accepted_id(invoke_async(platform, service, "fn", b"payload", "orig")))
+    code = tmp_path / "two"
+    code.mkdir()
+    (code / "index.py").write_text(VERSION_TWO)
+    client.update_function(service, "fn", codeDir=str(code))
+    # The package of version one is lost (the platform itself keeps it for replays).
+    zips = platform.data_dir / "code" / "zips"
+    lost = [path for path in zips.glob("*.zip") if b"version one" in zipfile.ZipFile(
+        path).read("index.py")]
+    assert len(lost) == 1
+    lost[0].unlink()
+    assert_fc_error(replay(platform, service, "fn", "orig", target="original"), 409,
+                    "CodeNotFound")
+    # Replaying on the latest code still works.
+    assert replay(platform, service, "fn", "orig", target="latest").status_code == 202

@@ -82,7 +82,7 @@ class AsyncInvocations:
                     'code; replay it with {"target": "latest"}',
                     code="InvocationNotReplayable",
                 )
-            if not self._codestore.zip_path(pinned.code_digest).exists():
+            if not self._codestore.contains(pinned.code_digest):
                 raise errors.Conflict(
                     f"the code async invocation '{invocation_id}' ran on "
                     f"({pinned.code_checksum}) is no longer stored",

@@ -109,7 +109,7 @@ class Worker:
                 except errors.NotFound as exc:
                     return self._gone(job, exc)
                 if job.pinned is not None:
-                    if not self._codestore.zip_path(job.pinned.code_digest).exists():
+                    if not self._codestore.contains(job.pinned.code_digest):
                         return self._failed(job, config, {
                             "errorType": policy.CODE_GONE,
                             "errorMessage": f"code {job.pinned.code_checksum} is no longer "

@@ -40,6 +40,10 @@ class CodeStore(Protocol):
         """Ends the hold of one ``put`` of ``digest``."""
         ...
 
+    def contains(self, digest: str) -> bool:
+        """Whether the package is stored (never raises; a malformed digest is absent)."""
+        ...
+
     def zip_path(self, digest: str) -> Path:
         """The stored zip, as uploaded; raises NotFound (CodeNotFound) when absent."""
         ...

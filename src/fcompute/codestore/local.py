@@ -118,6 +118,9 @@ class LocalCodeStore:
 
     # reading -----------------------------------------------------------------
 
+    def contains(self, digest: str) -> bool:
+        return bool(_DIGEST.fullmatch(digest)) and (self._zips / f"{digest}.zip").exists()
+
     def zip_path(self, digest: str) -> Path:
         path = self._zips / f"{digest}.zip"
         if not _DIGEST.fullmatch(digest) or not path.exists():
