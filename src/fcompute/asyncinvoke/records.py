@@ -77,7 +77,7 @@ class CodeVersion:
     """The code and configuration an attempt ran, so a replay can run the same code.
 
     Only ``LATEST`` exists until versions are built; the code digest addresses the
-    package in the code store, which keeps every package it was given.
+    package in the code store, which keeps it while a record may still be replayed on it.
     """
 
     qualifier: str
