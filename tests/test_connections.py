@@ -66,13 +66,23 @@ def limited_platform(tmp_path: Path, file_limit: int, *args: str) -> Iterator[Li
         running.stop()
 
 
-def connect(platform: PlatformProcess) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", platform.port), timeout=10)
+class Connection(socket.socket):
+    """A client socket that keeps what it read past the end of a response."""
+
+    def __init__(self) -> None:
+        super().__init__(socket.AF_INET, socket.SOCK_STREAM)
+        self.pending = b""
+
+
+def connect(platform: PlatformProcess) -> Connection:
+    sock = Connection()
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", platform.port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
 
-def open_slow(platform: PlatformProcess, count: int) -> list[socket.socket]:
+def open_slow(platform: PlatformProcess, count: int) -> list[Connection]:
     """``count`` connections that each send part of a request head and then nothing."""
     opened = []
     for _ in range(count):
@@ -101,9 +111,9 @@ def is_closed(sock: socket.socket) -> bool:
         sock.setblocking(True)
 
 
-def read_reply(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+def read_reply(sock: Connection) -> tuple[int, dict[str, str], bytes]:
     """One response (content-length framing) from a raw connection."""
-    buffer = b""
+    buffer = sock.pending
     while b"\r\n\r\n" not in buffer:
         chunk = sock.recv(65536)
         if not chunk:
@@ -121,6 +131,7 @@ def read_reply(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
         if not chunk:
             raise ConnectionError("closed inside the body")
         body += chunk
+    sock.pending = body[length:]
     return int(lines[0].split()[1]), headers, body[:length]
 
 
@@ -275,3 +286,45 @@ def test_a_stalled_body_is_cut_off_and_a_steady_one_is_not(make_platform: object
     status, _headers, answer = read_reply(steady)
     assert status == 200, answer
     steady.close()
+    # A client that waits for 100 Continue gets it, and its body is taken after it.
+    polite = connect(platform)
+    body = json.dumps({"serviceName": "polite"}).encode()
+    whole = request("POST", f"{API}/services", body)
+    polite.sendall(whole[:-len(body) - 2] + b"Expect: 100-continue\r\n\r\n")
+    status, _headers, _ = read_reply(polite)
+    assert status == 100
+    time.sleep(0.5)
+    polite.sendall(body)
+    status, _headers, answer = read_reply(polite)
+    assert status == 200, answer
+    polite.close()
+
+
+def test_pipelined_and_early_answered_requests_keep_their_deadlines_right(
+    make_platform: object,
+) -> None:
+    platform: PlatformProcess = make_platform(  # type: ignore[operator]
+        "--request-head-timeout", "1", "--request-body-timeout", "1")
+    sock = connect(platform)
+    # Two requests in one write, and the start of a third that never completes: its head
+    # deadline starts when the second answer is sent.
+    sock.sendall(request("GET", f"{API}/services") * 2 + PARTIAL_HEAD)
+    assert read_reply(sock)[0] == 200
+    assert read_reply(sock)[0] == 200
+    assert_request_timeout(closes_within(sock, 5))
+    sock.close()
+    # Answered before its body arrived (no such service): once the body is in, the
+    # connection rests and serves the next request well past both deadlines...
+    sock = connect(platform)
+    missing = f"{API}/services/missing/functions/f/invocations"
+    sock.sendall(request("POST", missing, b"x" * 300_000))
+    assert read_reply(sock)[0] == 404
+    time.sleep(1.5)
+    sock.sendall(request("GET", f"{API}/services"))
+    assert read_reply(sock)[0] == 200
+    # ...and when the rest of the body never comes, the body deadline closes it.
+    whole = request("POST", missing, b"x" * 300_000)
+    sock.sendall(whole[:-1000])
+    assert read_reply(sock)[0] == 404
+    assert closes_within(sock, 5) == b""
+    sock.close()

@@ -34,7 +34,7 @@ def admitted(table: ConnectionTable[Connection], *names: str) -> list[Connection
 def test_at_the_cap_the_longest_waiting_head_goes_first() -> None:
     table: ConnectionTable[Connection] = ConnectionTable(3)
     first, second, third = admitted(table, "first", "second", "third")
-    table.working(first)  # its head arrived
+    table.waiting.pop(first)  # its head arrived
     newcomer = Connection("newcomer")
     assert table.admit(newcomer)
     assert [c.evicted for c in (first, second, third)] == [False, True, False]
@@ -46,8 +46,9 @@ def test_at_the_cap_the_longest_waiting_head_goes_first() -> None:
 def test_resting_keep_alive_connections_go_only_after_the_waiting_ones() -> None:
     table: ConnectionTable[Connection] = ConnectionTable(3)
     idle, slow, busy = admitted(table, "idle", "slow", "busy")
-    table.resting(idle)
-    table.working(busy)
+    table.waiting.pop(idle)
+    table.resting[idle] = None
+    table.waiting.pop(busy)
     assert table.admit(Connection("a"))
     assert (slow.evicted, idle.evicted) == (True, False)
     table.release(slow)
@@ -59,8 +60,10 @@ def test_resting_keep_alive_connections_go_only_after_the_waiting_ones() -> None
 def test_a_new_head_on_a_keep_alive_connection_waits_at_the_back() -> None:
     table: ConnectionTable[Connection] = ConnectionTable(2)
     old, returning = admitted(table, "old", "returning")
-    table.resting(returning)
-    table.waiting(returning)  # began its next request after "old" began waiting
+    table.waiting.pop(returning)
+    table.resting[returning] = None
+    table.resting.pop(returning)
+    table.waiting[returning] = None  # began its next request after "old" began waiting
     assert table.admit(Connection("new"))
     assert (old.evicted, returning.evicted) == (True, False)
 
@@ -68,7 +71,7 @@ def test_a_new_head_on_a_keep_alive_connection_waits_at_the_back() -> None:
 def test_when_every_connection_is_working_new_ones_are_refused() -> None:
     table: ConnectionTable[Connection] = ConnectionTable(2)
     for connection in admitted(table, "a", "b"):
-        table.working(connection)
+        table.waiting.pop(connection)
     assert not table.admit(Connection("c"))
     assert (table.refused, table.open) == (1, 2)
 

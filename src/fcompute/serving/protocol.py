@@ -1,9 +1,9 @@
 """uvicorn's httptools protocol, with deadlines for slow requests and a slot in the table.
 
-uvicorn (0.30 to 0.54 at least) closes a keep-alive connection that stays idle, but waits
-forever for a request head or body that never completes, so a few hundred sockets that
-each send half a head hold as many file descriptors for as long as they like. This
-subclass follows each connection through the parser's callbacks:
+uvicorn closes a keep-alive connection that stays idle, but waits forever for a request
+head or body that never completes, so a few hundred sockets that each send half a head
+hold as many file descriptors for as long as they like. This subclass follows each
+connection through the parser's callbacks:
 
     HEAD ──headers complete──► BODY ──message complete──► APP ──response sent──► REST
      ▲                                                                             │
@@ -20,7 +20,11 @@ subclass follows each connection through the parser's callbacks:
 
 Cost on the hot path: a request whose head and body arrive in one ``data_received`` arms
 no timer at all (timers are armed only when a phase outlives the data that started it),
-and moves through the table with a few dict operations.
+and a keep-alive request changes standing in the table twice (one dict operation each).
+
+It reads the base class's per-request state (``cycle``, ``scope``, ``flow``,
+``timeout_keep_alive_task``) as uvicorn 0.54 keeps it; ``tests/test_connections.py``
+exercises every path against the installed uvicorn.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from fcompute.serving.settings import ConnectionSettings
 from fcompute.serving.table import ConnectionTable
 
 log = logging.getLogger("fcompute.serving")
+_base = HttpToolsProtocol
 
 # At most one warning a minute while the cap is reached: a flood must not flood the log.
 CAP_WARNING_INTERVAL_S = 60.0
@@ -52,6 +57,14 @@ class Phase(enum.Enum):
     APP = "app"
     REST = "rest"
     CLOSED = "closed"
+
+
+# Module-level names: reading an Enum member through its class costs a descriptor call,
+# several times a request.
+HEAD, BODY, APP, REST, CLOSED = Phase.HEAD, Phase.BODY, Phase.APP, Phase.REST, Phase.CLOSED
+# _head_deadline values that are not loop times.
+NOT_YET = 0.0  # a pipelined head: its deadline starts when the response before it is sent
+FROM_NOW = -1.0  # a head began in this read: its deadline starts now
 
 
 class ConnectionGuard:
@@ -74,8 +87,8 @@ class ConnectionGuard:
         log.warning(
             "%d connections open, the cap: new connections evict those waiting longest for "
             "a request head (%d waiting, %d idle keep-alive; %d evicted and %d refused so "
-            "far, %d heads and %d bodies timed out)", table.open, table.waiting_count,
-            table.resting_count, table.evicted, table.refused, self.head_timeouts,
+            "far, %d heads and %d bodies timed out)", table.open, len(table.waiting),
+            len(table.resting), table.evicted, table.refused, self.head_timeouts,
             self.body_timeouts)
 
 
@@ -92,111 +105,134 @@ def protocol_for(guard: ConnectionGuard) -> type[GuardedHttpToolsProtocol]:
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     guard: ClassVar[ConnectionGuard]  # set on the subclass protocol_for() makes
 
+    # The base class's methods are called as _base.method(self, ...): on the hot path
+    # super() costs more than the rest of an override.
+
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self._table = self.guard.table
+        table = self.guard.table
+        self._table = table
+        self._waiting_list = table.waiting
+        self._resting_list = table.resting
         self._head_timeout = self.guard.settings.head_timeout_s
-        self._phase = Phase.HEAD
+        self._phase = HEAD
         self._admitted = False
+        self._waiting = False  # in the table's waiting list
         self._timer: asyncio.TimerHandle | None = None
-        # Loop time by which the head must be complete; 0 while a pipelined head waits for
-        # the response before it (its deadline starts when that response is sent).
-        self._head_deadline = 0.0
-        self._received = 0  # bytes read from the client so far
-        self._window_start = 0  # _received when the current body window began
+        # Loop time by which the head must be complete, or NOT_YET, or FROM_NOW.
+        self._head_deadline = NOT_YET
+        # Bytes read while a deadline was armed (the only time they are counted), and that
+        # count when the current body window began.
+        self._received = 0
+        self._window_start = 0
 
     # Connection events -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        _base.connection_made(self, transport)
         table = self._table
         if table.open >= table.capacity:
             self.guard.at_cap(self.loop.time())
         if not table.admit(self):
-            self._phase = Phase.CLOSED
+            self._phase = CLOSED
             transport.close()
             return
-        self._admitted = True
+        self._admitted = self._waiting = True  # admit() listed it as waiting
         self._head_deadline = self.loop.time() + self._head_timeout
         self._arm(self._head_deadline)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
-        self._phase = Phase.CLOSED
+        self._phase = CLOSED
         if self._admitted:
             self._admitted = False
             self._table.release(self)
-        super().connection_lost(exc)
+        _base.connection_lost(self, exc)
 
     def evict(self) -> None:
         self._cancel()
-        self._phase = Phase.CLOSED
+        self._phase = CLOSED
+        self._waiting = False
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        self._received += len(data)
-        super().data_received(data)
+        if self._timer is not None:
+            self._received += len(data)
+        phase = self._phase
+        if phase is REST:  # the first bytes of the next request
+            self._phase = HEAD
+            self._head_deadline = FROM_NOW
+            self._resting_list.pop(self, None)
+        elif phase is APP:  # the next request, pipelined behind one not answered yet
+            self._phase = HEAD
+            self._head_deadline = NOT_YET
+        _base.data_received(self, data)
         if self._timer is None:
             # A phase that outlived the data that began it gets its deadline now.
             phase = self._phase
-            if phase is Phase.HEAD and self._head_deadline:
-                self._table.waiting(self)
-                self._arm(self._head_deadline)
-            elif phase is Phase.BODY:
+            if phase is HEAD and self._head_deadline != NOT_YET:
+                if self._head_deadline == FROM_NOW:
+                    self._head_deadline = self.loop.time() + self._head_timeout
+                self._wait_for_head()
+            elif phase is BODY:
                 self._start_window()
+            elif phase is APP and self.scope is not self.cycle.scope:
+                # A pipelined request began after the last complete one in this read
+                # (uvicorn gives each message a new scope at its first byte, and the scope
+                # to a cycle at its headers): its head is incomplete.
+                self._phase = HEAD
+                self._head_deadline = NOT_YET
 
     # Parser callbacks ------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        phase = self._phase
-        if phase is Phase.REST:
-            self._phase = Phase.HEAD
-            self._head_deadline = self.loop.time() + self._head_timeout
-            self._table.working(self)  # into "waiting" only if the head outlives this read
-        elif phase is Phase.APP:
-            self._phase = Phase.HEAD
-            self._head_deadline = 0.0
-
     def on_headers_complete(self) -> None:
-        self._cancel()
-        self._phase = Phase.BODY
-        self._table.working(self)
-        super().on_headers_complete()
+        if self._timer is not None:
+            self._cancel()
+        self._phase = BODY
+        if self._waiting:
+            self._waiting = False
+            self._waiting_list.pop(self, None)
+        _base.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
-        if self._phase is not Phase.BODY:
+        _base.on_message_complete(self)
+        if self._phase is not BODY:
             return
-        self._cancel()
+        if self._timer is not None:
+            self._cancel()
         if not self.cycle.response_complete:
-            self._phase = Phase.APP
+            self._phase = APP
             return
         # Answered before the body ended (an early error): it rests from now, and needs
         # the keep-alive timer uvicorn armed at the response but the body's bytes cancelled.
-        self._rest()
+        self._phase = REST
+        self._resting_list[self] = None
         if self.timeout_keep_alive_task is None:
             self.timeout_keep_alive_task = self.loop.call_later(
                 self.timeout_keep_alive, self.timeout_keep_alive_handler)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if self.transport.is_closing() or not self.cycle.response_complete:
-            return  # closing, or pipelined requests still to answer
+        _base.on_response_complete(self)
+        # Unless pipelined requests are still to answer. (A connection closing after this
+        # response may rest meanwhile: connection_lost takes it out of the table.)
+        if not self.cycle.response_complete:
+            return
         phase = self._phase
-        if phase is Phase.APP:
-            self._rest()
-        elif phase is Phase.HEAD and not self._head_deadline:
+        if phase is APP:
+            self._phase = REST
+            self._resting_list[self] = None
+        elif phase is HEAD and self._head_deadline == NOT_YET and not self.transport.is_closing():
             self._head_deadline = self.loop.time() + self._head_timeout
-            self._table.waiting(self)
-            self._arm(self._head_deadline)
+            self._wait_for_head()
 
     # Deadlines -------------------------------------------------------------------
 
-    def _rest(self) -> None:
-        self._phase = Phase.REST
-        self._table.resting(self)
+    def _wait_for_head(self) -> None:
+        if not self._waiting:
+            self._waiting = True
+            self._waiting_list[self] = None
+        self._arm(self._head_deadline)
 
     def _arm(self, when: float) -> None:
         self._timer = self.loop.call_at(when, self._expire)
@@ -214,19 +250,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._timer = None
         if self.transport.is_closing():
             return
-        if self._phase is Phase.HEAD:
+        if self._phase is HEAD:
             self.guard.head_timeouts += 1
-            if self._received:
+            # Part of a request arrived: bytes of the first, or any later one (a later
+            # request's head phase begins with its first byte).
+            if self._received or self.cycle is not None:
                 self._answer_timeout(f"the request head did not arrive within "
                                      f"{self._head_timeout:g} s")
             self._close()
-        elif self._phase is Phase.BODY:
+        elif self._phase is BODY:
             self._check_body()
 
     def _check_body(self) -> None:
         cycle = self.cycle
-        if self.flow.read_paused or cycle.waiting_for_100_continue or cycle.body:
-            self._start_window()  # the platform, not the client, is the one not reading
+        # The platform, not the client, is the one not reading: the application has not
+        # taken the body so far, or owes a 100 Continue. (Once it has answered, the rest of
+        # the body is read and dropped, and what it left in cycle.body no longer counts.)
+        if not cycle.response_complete and (
+                self.flow.read_paused or cycle.waiting_for_100_continue or cycle.body):
+            self._start_window()
             return
         if self._received - self._window_start >= self.guard.window_bytes:
             self._start_window()
@@ -256,5 +298,5 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.write(b"".join(head) + body)
 
     def _close(self) -> None:
-        self._phase = Phase.CLOSED
+        self._phase = CLOSED
         self.transport.close()

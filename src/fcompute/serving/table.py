@@ -13,7 +13,7 @@ longest, else of the one resting the longest; when every connection is working, 
 one is refused. A flood of connections that never complete a head therefore mostly evicts
 itself, oldest first, while clients that send complete requests keep their connections.
 
-Each change of standing is an O(1) operation on an ordered dict, a few of them per request.
+Each change of standing is one O(1) operation on an ordered dict, two per keep-alive request.
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ C = TypeVar("C", bound=Evictable)
 
 
 class ConnectionTable(Generic[C]):
-    """Counts open connections against ``capacity`` and orders the evictable ones."""
+    """Counts open connections against ``capacity`` and orders the evictable ones.
+
+    ``waiting`` and ``resting`` hold the connections of those standings, oldest first (a
+    dict's insertion order): the protocol moves its connection in and out of them itself,
+    ``standing[connection] = None`` to join at the back and ``standing.pop(connection,
+    None)`` to leave, because it does so on every request and a method call would cost
+    more than the operation.
+    """
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
@@ -40,11 +47,11 @@ class ConnectionTable(Generic[C]):
         self.open = 0  # admitted and not yet released, evicted ones included until they go
         self.evicted = 0
         self.refused = 0
-        self._waiting: OrderedDict[C, None] = OrderedDict()  # oldest wait first
-        self._resting: OrderedDict[C, None] = OrderedDict()
+        self.waiting: OrderedDict[C, None] = OrderedDict()
+        self.resting: OrderedDict[C, None] = OrderedDict()
 
     def admit(self, connection: C) -> bool:
-        """Takes a new connection, waiting for its first head; False when it must be refused.
+        """Takes a new connection, as waiting for its first head; False to refuse it.
 
         At the cap, the connection that has waited longest for a head (else rested longest)
         is evicted to make room.
@@ -57,39 +64,17 @@ class ConnectionTable(Generic[C]):
             self.evicted += 1
             victim.evict()
         self.open += 1
-        self._waiting[connection] = None
+        self.waiting[connection] = None
         return True
 
-    def waiting(self, connection: C) -> None:
-        """The connection began a request whose head is not complete."""
-        self._resting.pop(connection, None)
-        self._waiting[connection] = None
-
-    def resting(self, connection: C) -> None:
-        """The connection answered its requests and waits for the next one."""
-        self._waiting.pop(connection, None)
-        self._resting[connection] = None
-
-    def working(self, connection: C) -> None:
-        """A request is in progress on the connection: it is not evictable."""
-        self._waiting.pop(connection, None)
-        self._resting.pop(connection, None)
-
     def release(self, connection: C) -> None:
-        """An admitted connection closed."""
-        self.working(connection)
+        """An admitted connection closed, in whatever standing."""
+        self.waiting.pop(connection, None)
+        self.resting.pop(connection, None)
         self.open -= 1
 
-    @property
-    def waiting_count(self) -> int:
-        return len(self._waiting)
-
-    @property
-    def resting_count(self) -> int:
-        return len(self._resting)
-
     def _oldest(self) -> C | None:
-        for standing in (self._waiting, self._resting):
+        for standing in (self.waiting, self.resting):
             if standing:
                 victim, _ = standing.popitem(last=False)
                 return victim
