@@ -17,6 +17,7 @@ from fcompute.api.async_invocations import AsyncInvocationsApi
 from fcompute.api.code import CodeLinks
 from fcompute.api.functions import FunctionsApi
 from fcompute.api.invocations import InvocationsApi
+from fcompute.api.openapi import OpenApiDocument
 from fcompute.api.proxy import ProxyApi
 from fcompute.api.routing import Router
 from fcompute.api.services import ServicesApi
@@ -172,6 +173,7 @@ def build_platform(settings: Settings) -> Platform:
     links.register(router)
     async_api.register(router)
     AsyncConfigApi(async_configs, parser).register(router)
+    OpenApiDocument().register(router)
 
     platform: Platform
     app = FcApp(router, settings.access_keys,

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from fcompute.api import auth
 from fcompute.api.code import CODE_PATH
 from fcompute.api.http import Receive, Request, Response, Scope, Send, Sent, error_body
+from fcompute.api.openapi import OPENAPI_PATH
 from fcompute.api.proxy import PREFIX as PROXY_PREFIX
 from fcompute.api.routing import Router
 from fcompute.errors import ApiError
@@ -56,7 +57,7 @@ class FcApp:
     def _needs_signature(self, path: str) -> bool:
         # HTTP triggers follow their own authType; code links carry their own signature.
         return bool(self._keys) and not (
-            path.startswith(PROXY_PREFIX) or path.startswith(CODE_PATH)
+            path.startswith(PROXY_PREFIX) or path.startswith(CODE_PATH) or path == OPENAPI_PATH
         )
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:

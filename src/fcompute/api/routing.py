@@ -43,6 +43,13 @@ class Router:
         for method in methods.split(","):
             route.handlers[method.strip()] = handler
 
+    def routes(self) -> list[tuple[str, list[str]]]:
+        """Every template with its methods, in matching order; ``*`` stands for any method.
+
+        What the OpenAPI document (``api/openapi.py``) is held to by the tests.
+        """
+        return [(template, sorted(route.handlers)) for template, route in self._by_template.items()]
+
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         for route in self._routes:
             found = route.pattern.match(path)
