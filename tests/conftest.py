@@ -161,3 +161,10 @@ def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.
         time.sleep(interval)
     return condition()
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fuzz", "the API fuzz suite (tests/fuzz, docs/testing.md)")
+    group.addoption("--fuzz-examples", type=int, default=None, metavar="N",
+                    help="examples per fuzz batch (default: each batch's CI budget)")
+    group.addoption("--fuzz-seed", type=int, default=None, metavar="SEED",
+                    help="explore with this seed instead of the fixed, derandomized one")
