@@ -99,7 +99,11 @@ class AsyncInvocationsApi:
 
     @staticmethod
     def _target(request: Request) -> tuple[str, str]:
-        return require_latest(request.params["service"]), request.params["function"]
+        # Records outlive their function (they stay listed under its name until retention
+        # removes them), so a listing of a name that has no function is not a 404; a name
+        # that no function could ever have is a 400.
+        service = validation.service_name(require_latest(request.params["service"]))
+        return service, validation.function_name(request.params["function"])
 
     async def list(self, request: Request, _send: Send) -> Response:
         service, function = self._target(request)

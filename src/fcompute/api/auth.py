@@ -68,7 +68,8 @@ def verify(
     if secret is None:
         raise InvalidAccessKeyID(f"access key id {key_id[:64]!r} does not exist")
     expected = sign(secret, string_to_sign(method, path, query, headers))
-    if not hmac.compare_digest(expected, signature):
+    # compare_digest takes str of ASCII only; a signature with anything else is wrong anyway.
+    if not signature.isascii() or not hmac.compare_digest(expected, signature):
         raise SignatureNotMatch(
             "the request signature does not match; check the access key secret and that "
             "the signed date, content-type and x-fc-* headers are the ones sent"

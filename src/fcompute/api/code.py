@@ -45,7 +45,9 @@ class CodeLinks:
                                          limits.MAX_EPOCH_S)
         except InvalidArgument:
             raise AccessDenied("the code download link is not valid") from None
-        if not hmac.compare_digest(self._signature(digest, expires), signature):
+        if not signature.isascii() or not hmac.compare_digest(
+            self._signature(digest, expires), signature
+        ):
             raise AccessDenied("the code download link is not valid")
         if expires < time.time():
             raise AccessDenied("the code download link has expired")
