@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import shutil
 import socket
@@ -174,6 +175,7 @@ class Sample:
     processes: int  # below the server: instances and the sandbox's helpers
     instances: int
     async_pending: int
+    cpu_s: float  # CPU time of the server process so far
 
 
 def _status_field(pid: int, name: str) -> int:
@@ -243,6 +245,7 @@ def take_sample(server: Server, api: httpx.Client, began: float) -> Sample:
         processes=processes,
         instances=instances,
         async_pending=async_pending(api),
+        cpu_s=Server._cpu_of(pid),
     )
 
 
@@ -285,6 +288,20 @@ class Window:
     end: float
 
 
+def cpu_per_request(log: Log, samples: list[Sample], window: Window) -> float:
+    """Server CPU per request (us) between the samples nearest the window's bounds.
+
+    Unlike requests/s and latency, it hardly moves when other work takes the CPUs, so a
+    change of it is the platform's own.
+    """
+    inside = [s for s in samples if window.begin <= s.at <= window.end]
+    if len(inside) < 2:
+        return float("nan")
+    first, last = inside[0], inside[-1]
+    answered = sum(1 for ended in log.ended if first.at <= ended < last.at)
+    return (last.cpu_s - first.cpu_s) / answered * 1e6 if answered else float("nan")
+
+
 def load_figures(log: Log, window: Window) -> dict[str, float]:
     latencies = sorted(lat for ended, lat in zip(log.ended, log.latency, strict=True)
                        if window.begin <= ended < window.end)
@@ -325,8 +342,34 @@ def resource_figures(samples: list[Sample], baseline: Window, end: Window) -> di
         figures[key] = {
             "first": values[0], "last": values[-1], "max": max(values),
             "baseline_mean": base_mean, "end_mean": end_mean, "drift": end_mean - base_mean,
+            "second_half_slope_per_min": second_half_slope(samples, key, end.end),
         }
     return figures
+
+
+def second_half_slope(samples: list[Sample], key: str, run_end: float) -> float:
+    """Least-squares change per minute over the second half of the run.
+
+    Caches and allocator arenas grow at the start of a run and then level off; a leak
+    keeps its slope.
+    """
+    half = [s for s in samples if s.at >= run_end / 2]
+    if len(half) < 3:
+        return float("nan")
+    try:
+        slope, _ = statistics.linear_regression([s.at for s in half],
+                                                [float(getattr(s, key)) for s in half])
+    except statistics.StatisticsError:  # constant times
+        return float("nan")
+    return slope * 60
+
+
+def per_second(log: Log, seconds: float) -> list[int]:
+    """Requests answered in each second of the run."""
+    counts = [0] * max(1, math.ceil(seconds))
+    for ended in log.ended:
+        counts[min(len(counts) - 1, int(ended))] += 1
+    return counts
 
 
 def report(log: Log, samples: list[Sample], args: argparse.Namespace,
@@ -337,6 +380,8 @@ def report(log: Log, samples: list[Sample], args: argparse.Namespace,
     end = Window("last 10%", args.seconds - tenth, args.seconds)
     windows = [run, baseline, end]
     load = {w.name: load_figures(log, w) for w in windows}
+    for w in windows:
+        load[w.name]["cpu_us_per_request"] = cpu_per_request(log, samples, w)
     resources = resource_figures(samples, baseline, end)
 
     print()
@@ -348,21 +393,23 @@ def report(log: Log, samples: list[Sample], args: argparse.Namespace,
     print()
     print(f"  {'':28}" + "".join(f"{w.name:>12}" for w in windows) + f"{'drift':>12}")
     rows = [("requests/s", "requests_per_s", "{:.0f}"), ("errors", "errors", "{:.0f}"),
-            ("latency p50 (ms)", "p50_ms", "{:.2f}"), ("latency p99 (ms)", "p99_ms", "{:.2f}")]
+            ("latency p50 (ms)", "p50_ms", "{:.2f}"), ("latency p99 (ms)", "p99_ms", "{:.2f}"),
+            ("server CPU per request (us)", "cpu_us_per_request", "{:.0f}")]
     for label, key, fmt in rows:
         values = [load[w.name][key] for w in windows]
         drift = fmt.replace("{:", "{:+").format(values[2] - values[1]) if key != "errors" else ""
         print(f"  {label:28}" + "".join(f"{fmt.format(v):>12}" for v in values)
               + f"{drift:>12}")
     print()
-    print(f"  {'':28}{'first':>10}{'last':>10}{'max':>10}{'base':>10}{'end':>10}"
-          f"{'drift':>10}")
+    print(f"  {'':28}{'first':>9}{'last':>9}{'max':>9}{'base':>9}{'end':>9}"
+          f"{'drift':>9}{'2nd half':>10}")
     for key, label, fmt in RESOURCES if resources else []:
         f = resources[key]
         cells = [f["first"], f["last"], f["max"], f["baseline_mean"], f["end_mean"]]
-        print(f"  {label:28}" + "".join(f"{fmt.format(v):>10}" for v in cells)
-              + f"{f['drift']:>+10.1f}")
-    print("  (base and end: means of the samples in the first and last 10% of the run)")
+        print(f"  {label:28}" + "".join(f"{fmt.format(v):>9}" for v in cells)
+              + f"{f['drift']:>+9.1f}{f['second_half_slope_per_min']:>+8.2f}/m")
+    print("  (base, end: means of the samples in the first and last 10% of the run; drift: end")
+    print("  less base; 2nd half: least-squares slope per minute over the second half)")
     print()
     print(f"  after the load: async pending {tail['pending']} after "
           f"{tail['drain_s']:.1f} s, async failed {tail['failed']}, server descriptors "
@@ -375,6 +422,7 @@ def report(log: Log, samples: list[Sample], args: argparse.Namespace,
             "async_every": args.async_every, "requests": len(log.latency),
             "async_requests": log.asynchronous, "failures": log.failures, "load": load,
             "resources": resources, "after_load": tail,
+            "requests_per_second": per_second(log, args.seconds),
             "samples": [vars(s) for s in samples]}
 
 
