@@ -58,11 +58,19 @@ class Request:
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default)
 
-    def _raw_header(self, name: bytes) -> str:
-        """One header as ``headers`` has it, without decoding all of them (the invoke path
-        needs only this one)."""
-        values = [value for key, value in self.scope["headers"] if key == name]
-        return b",".join(values).decode("latin-1")
+    def _body_headers(self) -> tuple[str, str]:
+        """Content-Length and Content-MD5 as ``headers`` has them, in one pass over the raw
+        headers and without decoding the others (the invoke path needs only these)."""
+        if self._headers is not None:
+            return self._headers.get("content-length", ""), self._headers.get("content-md5", "")
+        length: list[bytes] = []
+        md5: list[bytes] = []
+        for key, value in self.scope["headers"]:
+            if key == b"content-length":
+                length.append(value)
+            elif key == b"content-md5":
+                md5.append(value)
+        return b",".join(length).decode("latin-1"), b",".join(md5).decode("latin-1")
 
     @property
     def query_string(self) -> str:
@@ -79,16 +87,12 @@ class Request:
         raw = self.scope.get("raw_path")
         return unquote(raw.decode("latin-1")) if raw else self.path
 
-    def _header_fast(self, name: bytes) -> str:
-        return (self._headers.get(name.decode(), "") if self._headers is not None
-                else self._raw_header(name))
-
     async def body(self, limit: int) -> bytes:
         """The whole body, at most ``limit`` bytes (else 413), checked against its
         ``Content-MD5`` when it has one (else 400)."""
         if self._body is not None:
             return self._body
-        declared = self._header_fast(b"content-length")
+        declared, content_md5 = self._body_headers()
         # The HTTP server has already checked the header; a stray one is left to it.
         if declared and validation.DECIMAL.fullmatch(declared) and int(declared) > limit:
             raise EntityTooLarge(f"request body is {declared} bytes, at most {limit} allowed")
@@ -107,7 +111,6 @@ class Request:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks) if len(chunks) != 1 else chunks[0]
-        content_md5 = self._header_fast(b"content-md5")
         if content_md5:
             # Signatures cover Content-MD5 but not the body: this binds the two.
             check_content_md5(content_md5, body)
