@@ -3,6 +3,7 @@
 from fcompute.sdk.client import Client
 from fcompute.sdk.errors import FcApiError, FcConnectionError, FcError, FcTimeoutError
 from fcompute.sdk.models import (
+    Alias,
     AsyncAttempt,
     AsyncCodeVersion,
     AsyncDelivery,
@@ -16,11 +17,13 @@ from fcompute.sdk.models import (
     Page,
     Service,
     Trigger,
+    Version,
 )
 from fcompute.sdk.packaging import zip_directory
 from fcompute.sdk.triggers import http_trigger_config
 
 __all__ = [
+    "Alias",
     "AsyncAttempt",
     "AsyncCodeVersion",
     "AsyncDelivery",
@@ -39,6 +42,7 @@ __all__ = [
     "Page",
     "Service",
     "Trigger",
+    "Version",
     "http_trigger_config",
     "zip_directory",
 ]

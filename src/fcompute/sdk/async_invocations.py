@@ -21,7 +21,7 @@ ReplayTarget = Literal["original", "latest"]
 SortOrder = Literal["desc", "asc"]
 # A point in time for the record filters: ms since the epoch, or a datetime.
 TimeArg = int | datetime
-# Configs exist per qualifier; only LATEST exists until versions do.
+# Configs exist per qualifier (LATEST, a version id or an alias); LATEST when none is named.
 LATEST = "LATEST"
 
 
@@ -144,8 +144,9 @@ class AsyncInvocationsMixin(ClientBase):
     ) -> AsyncInvocation:
         """Runs a Failed, Expired or Stopped invocation again with its payload.
 
-        The replay is a new record (its ``replay_of`` names the original); ``target``
-        chooses the function's current code (``latest``) or the code the original ran.
+        The replay is a new record (its ``replay_of`` names the original). ``target="latest"``
+        runs what the original's qualifier resolves to now; ``"original"`` runs the version
+        the original ran again (for LATEST: the same code).
         """
         path = f"{record_path(service, function, invocation_id, qualifier)}/replay"
         data, _ = self._call("POST", path, {"target": target})

@@ -15,7 +15,12 @@ T = TypeVar("T")
 
 def service_path(service: str, qualifier: str | None = None) -> str:
     # Qualifiers travel inside the path segment: services/{name}.{qualifier}
-    return f"/services/{service}.{qualifier}" if qualifier else f"/services/{service}"
+    if not qualifier:
+        return f"/services/{service}"
+    if "/" in qualifier or "." in service:
+        # The platform splits the segment on its first dot, and a slash ends the segment.
+        raise ValueError(f"cannot qualify {service!r} with {qualifier!r}")
+    return f"/services/{service}.{qualifier}"
 
 
 def function_path(service: str, function: str, qualifier: str | None = None) -> str:

@@ -4,24 +4,29 @@
         fc.create_service("demo")
         fc.create_function("demo", "hello", handler="index.handler", code="./hello")
         result = fc.invoke("demo", "hello", {"name": "you"}, log_tail=True)
+        version = fc.publish_version("demo")
+        fc.create_alias("demo", "prod", version.version_id)
+        fc.invoke("demo", "hello", qualifier="prod")
 """
 
 from __future__ import annotations
 
 from types import TracebackType
 
+from fcompute.sdk.aliases import AliasesMixin
 from fcompute.sdk.async_invocations import AsyncInvocationsMixin
 from fcompute.sdk.functions import FunctionsMixin
 from fcompute.sdk.invocation import InvocationMixin
 from fcompute.sdk.services import ServicesMixin
 from fcompute.sdk.transport import Transport
 from fcompute.sdk.triggers import TriggersMixin
+from fcompute.sdk.versions import VersionsMixin
 
 DEFAULT_TIMEOUT = 300.0
 
 
-class Client(ServicesMixin, FunctionsMixin, TriggersMixin, InvocationMixin,
-             AsyncInvocationsMixin):
+class Client(ServicesMixin, FunctionsMixin, TriggersMixin, VersionsMixin, AliasesMixin,
+             InvocationMixin, AsyncInvocationsMixin):
     """A connection to one fcompute (or FC 2.0) endpoint.
 
     With ``access_key_id``/``access_key_secret`` every request is signed; without

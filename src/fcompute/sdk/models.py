@@ -14,6 +14,8 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 JsonDict = dict[str, Any]
+# Which version of the service ran an invocation or answered an HTTP-trigger request.
+SERVICE_VERSION_HEADER = "x-fc-invocation-service-version"
 
 
 def _str(data: Mapping[str, Any], key: str) -> str:
@@ -131,6 +133,65 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class Version:
+    """A published version: a snapshot of the service and of every function's config and code.
+
+    Version ids are decimal strings ("1", "2", ...) that are never reused.
+    """
+
+    version_id: str
+    description: str
+    created_time: str
+    last_modified_time: str
+    raw: JsonDict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: JsonDict) -> Version:
+        return cls(
+            version_id=_str(data, "versionId"),
+            description=_str(data, "description"),
+            created_time=_str(data, "createdTime"),
+            last_modified_time=_str(data, "lastModifiedTime"),
+            raw=data,
+        )
+
+
+def _weights(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): float(v) for k, v in value.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A name for a version; ``additional_version_weight`` sends that share of the requests
+    (0..1 per version) to other versions, the rest to ``version_id``."""
+
+    name: str
+    version_id: str
+    description: str
+    additional_version_weight: dict[str, float]
+    created_time: str
+    last_modified_time: str
+    etag: str = ""
+    raw: JsonDict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: JsonDict, etag: str = "") -> Alias:
+        return cls(
+            name=_str(data, "aliasName"),
+            version_id=_str(data, "versionId"),
+            description=_str(data, "description"),
+            additional_version_weight=_weights(data.get("additionalVersionWeight")),
+            created_time=_str(data, "createdTime"),
+            last_modified_time=_str(data, "lastModifiedTime"),
+            etag=etag,
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
 class FunctionCode:
     """Where to download a function's code package, and its CRC64 checksum."""
 
@@ -193,6 +254,11 @@ class InvocationResult:
     def cold_start(self) -> bool:
         return self.headers.get("x-fc-cold-start", "") == "true"
 
+    @property
+    def service_version(self) -> str:
+        """The version that ran: "LATEST", or a version id (an alias resolves to one)."""
+        return self.headers.get(SERVICE_VERSION_HEADER, "")
+
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
 
@@ -213,6 +279,11 @@ class HttpResponse:
     @property
     def request_id(self) -> str:
         return self.headers.get("x-fc-request-id", "")
+
+    @property
+    def service_version(self) -> str:
+        """The version that answered: "LATEST" or a version id."""
+        return self.headers.get(SERVICE_VERSION_HEADER, "")
 
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
@@ -248,19 +319,22 @@ def _payload(data: Mapping[str, Any], key: str) -> bytes | None:
 
 @dataclass(frozen=True)
 class AsyncCodeVersion:
-    """The code an async invocation ran: qualifier, code checksum and digest, function ETag."""
+    """The code an async invocation ran: qualifier, code checksum and digest, function ETag,
+    and the version id when it ran a published version."""
 
     qualifier: str
     code_checksum: str
     code_digest: str
     function_etag: str
+    version_id: str = ""  # the published version that ran; "" for LATEST
 
     @classmethod
     def from_api(cls, data: Any) -> AsyncCodeVersion | None:
         if not isinstance(data, dict):
             return None
         return cls(_str(data, "qualifier"), _str(data, "codeChecksum"),
-                   _str(data, "codeDigest"), _str(data, "functionEtag"))
+                   _str(data, "codeDigest"), _str(data, "functionEtag"),
+                   _str(data, "versionId"))
 
 
 @dataclass(frozen=True)
@@ -332,6 +406,7 @@ class AsyncInvocation:
     service_name: str
     function_name: str
     qualifier: str
+    version_id: str  # the version the first attempt ran; "" for LATEST
     status: str
     started_time: int | None
     end_time: int | None
@@ -362,6 +437,7 @@ class AsyncInvocation:
             service_name=_str(data, "serviceName"),
             function_name=_str(data, "functionName"),
             qualifier=_str(data, "qualifier"),
+            version_id=_str(data, "versionId"),
             status=_str(data, "status"),
             started_time=_opt_int(data, "startedTime"),
             end_time=_opt_int(data, "endTime"),
