@@ -95,6 +95,42 @@ def split_target(target: str, *, function_required: bool) -> tuple[str, str | No
     return service, function or None
 
 
+def split_qualified(service: str) -> tuple[str, str | None]:
+    """``SERVICE.QUALIFIER`` -> its parts, split on the first dot as the platform does."""
+    name, dot, qualifier = service.partition(".")
+    if not name or (dot and not qualifier):
+        raise CliError(f"'{service}' is not SERVICE or SERVICE.QUALIFIER")
+    return name, qualifier or None
+
+
+def unqualified_service(service: str, what: str) -> str:
+    """The service name for commands that act on the service itself, never on a version."""
+    name, qualifier = split_qualified(service)
+    if qualifier:
+        raise CliError(f"'{service}' names {qualifier!r} of service {name}: {what} takes the "
+                       f"service name alone ({name})")
+    return name
+
+
+def hinted(exc: FcApiError, hint: str) -> CliError:
+    """The platform's error with the next step for the user, still one line."""
+    return CliError(f"{exc.code}: {exc.message}; {hint}")
+
+
+def missing_qualifier(exc: FcApiError, service: str) -> CliError | None:
+    """For a version or alias that does not exist: where to see those that do."""
+    if exc.code == "VersionNotFound":
+        return hinted(exc, f"`fcompute versions list {service}` shows its versions")
+    if exc.code == "AliasNotFound":
+        return hinted(exc, f"`fcompute aliases list {service}` shows its aliases")
+    return None
+
+
+def say(line: str) -> None:
+    """A progress line, flushed so that it shows at once even when stdout is a pipe."""
+    print(line, flush=True)
+
+
 def print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:

@@ -3,6 +3,9 @@
 Deploy is declarative: after it the function has exactly the settings on the
 command line. Options left out take their defaults and environment variables not
 given are removed, so running the same command twice gives the same function.
+
+``--publish`` then snapshots the service as a version, and ``--alias NAME`` points that
+alias at it with all of its requests, so one command takes code to a named release.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fcompute import limits
-from fcompute.cli.common import CliError, client_command, client_options
+from fcompute.cli.aliases import describe, set_alias
+from fcompute.cli.common import CliError, client_command, client_options, hinted, say
+from fcompute.cli.versions import publish_or_newest
 from fcompute.sdk import Client, FcApiError, Function, http_trigger_config, zip_directory
 
 if TYPE_CHECKING:
@@ -41,6 +46,12 @@ def register(commands: Commands) -> None:
                         help="environment variable (repeatable)")
     parser.add_argument("--http-trigger", action="store_true",
                         help="add an anonymous HTTP trigger for GET/POST/PUT/DELETE if missing")
+    parser.add_argument("--publish", action="store_true",
+                        help="then publish a version of the service and print it (when nothing "
+                             "changed since the newest version, that version is used)")
+    parser.add_argument("--alias", default=None, metavar="NAME",
+                        help="with --publish: point alias NAME at that version, all requests "
+                             "(created if missing; weights removed)")
     parser.set_defaults(run=client_command(run))
 
 
@@ -58,6 +69,9 @@ def run(args: argparse.Namespace, client: Client) -> int:
     directory = Path(args.directory)
     if not directory.is_dir():
         raise CliError(f"{directory} is not a directory")
+    if args.alias is not None and not args.publish:
+        raise CliError(f"--alias {args.alias} points the alias at the version deploy publishes: "
+                       "add --publish")
     settings = FunctionSettings(args.handler, args.runtime, args.memory, args.timeout,
                                 parse_env(args.env))
     code = zip_directory(directory)
@@ -65,7 +79,36 @@ def run(args: argparse.Namespace, client: Client) -> int:
     deploy_function(client, args.service, args.function, code, settings)
     if args.http_trigger:
         ensure_http_trigger(client, args.service, args.function)
+    if args.publish:
+        publish(client, args.service, args.function, args.alias, args.http_trigger)
     return 0
+
+
+def publish(
+    client: Client, service: str, function: str, alias: str | None, http_trigger: bool
+) -> None:
+    """Publishes what was just deployed and points ``alias`` at it, each step on its own line."""
+    version, new = publish_or_newest(client, service)
+    if new:
+        say(f"published version {version.version_id} of service {service}")
+    else:
+        say(f"nothing changed since version {version.version_id} of service {service}: "
+            f"using version {version.version_id}")
+    qualifier = version.version_id
+    if alias is not None:
+        try:
+            pointed, created = set_alias(client, service, alias, version.version_id, {})
+        except FcApiError as exc:
+            if exc.code == "PreconditionFailed":
+                raise hinted(exc, f"alias {alias} changed meanwhile: deploy again, or "
+                                  f"`fcompute aliases set {service} {alias} --version "
+                                  f"{version.version_id}`") from None
+            raise
+        say(f"{'created' if created else 'updated'} alias {describe(service, pointed)}")
+        qualifier = alias
+    if http_trigger:
+        say(f"http trigger url of {service}.{qualifier}: "
+            f"{client.endpoint}/2016-08-15/proxy/{service}.{qualifier}/{function}/")
 
 
 def ensure_service(client: Client, service: str) -> None:

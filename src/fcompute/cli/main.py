@@ -7,13 +7,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from fcompute.cli import async_commands, deploy, invoke, listing, remove
+from fcompute.cli import aliases, async_commands, deploy, invoke, listing, remove, versions
 from fcompute.cli.common import add_endpoint_option
 from fcompute.config import DEFAULT_PORT, Settings, UnsafeBindError, access_keys_from_env
 from fcompute.serving.settings import ConnectionSettings
 
 # Command groups besides serve: each module's register(commands) adds its subcommands.
-COMMAND_GROUPS = [deploy, invoke, listing, remove, async_commands]
+COMMAND_GROUPS = [deploy, invoke, listing, remove, versions, aliases, async_commands]
 DEFAULTS = Settings()
 CONNECTION_DEFAULTS = ConnectionSettings()
 
