@@ -13,9 +13,10 @@ import sqlalchemy as sa
 
 from fcompute import errors
 from fcompute.asyncinvoke.config import AsyncConfigStore, AsyncInvokeConfig
+from fcompute.model import ServiceConfig
 from fcompute.store.database import Database
 from fcompute.store.sql import SqlStore
-from tests.test_store_postgres import FUNCTION, URL, postgres_or_skip
+from tests.test_store_postgres import CODE, CONFIG, URL, postgres_or_skip
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -47,9 +48,8 @@ def test_configs_are_stored_per_function_and_go_with_it(
     metadata, configs = stores
 
     async def scenario() -> None:
-        await metadata.create_service(
-            {"name": "svc", "description": "", "role": "", "internet_access": True})
-        await metadata.create_function("svc", dict(FUNCTION))
+        await metadata.create_service("svc", ServiceConfig())
+        await metadata.create_function("svc", "fn", CONFIG, CODE)
         assert await configs.effective("svc", "fn", "LATEST") == AsyncInvokeConfig()
         with pytest.raises(errors.NotFound):
             await configs.get("svc", "fn", "LATEST")
@@ -66,7 +66,7 @@ def test_configs_are_stored_per_function_and_go_with_it(
         assert missing.value.code == "FunctionNotFound"
         # Deleting the function deletes its configs (ON DELETE CASCADE).
         await metadata.delete_function("svc", "fn", None)
-        await metadata.create_function("svc", dict(FUNCTION))
+        await metadata.create_function("svc", "fn", CONFIG, CODE)
         assert await configs.list("svc", "fn") == []
         await configs.put("svc", "fn", "LATEST", AsyncInvokeConfig())
         await configs.delete("svc", "fn", "LATEST")

@@ -124,3 +124,13 @@ def trigger_not_found(service: str, function: str, name: str) -> NotFound:
         f"trigger '{name}' does not exist in function '{service}/{function}'",
         code="TriggerNotFound",
     )
+
+
+def version_not_found(service: str, version: str) -> NotFound:
+    return NotFound(f"version '{version}' of service '{service}' does not exist",
+                    code="VersionNotFound")
+
+
+def alias_not_found(service: str, alias: str) -> NotFound:
+    return NotFound(f"alias '{alias}' of service '{service}' does not exist",
+                    code="AliasNotFound")

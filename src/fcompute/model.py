@@ -1,20 +1,24 @@
-"""The resources of the FC 2.0 model: service -> function -> trigger.
+"""The resources of the FC 2.0 model: service -> function -> trigger, versions and aliases.
 
-Records are immutable; every change produces a new record with a new ETag.
-``to_api`` renders the camelCase JSON that FC clients read.
+Records are immutable; every change produces a new record with a new ETag. They carry no
+wire format: each front door renders them its own way (FC JSON in ``api/render.py``).
+A resource's settings (``ServiceConfig``, ``FunctionConfig``) are kept apart from its
+identity and timestamps, because a version snapshots exactly the settings and the code.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 JsonDict = dict[str, Any]
+
+LATEST = "LATEST"
 
 
 def now_iso() -> str:
@@ -31,34 +35,50 @@ def new_etag() -> str:
 
 
 @dataclass(frozen=True)
+class ServiceConfig:
+    description: str = ""
+    role: str = ""
+    internet_access: bool = True
+    log_config: JsonDict | None = None
+    vpc_config: JsonDict | None = None
+    nas_config: JsonDict | None = None
+    tracing_config: JsonDict | None = None
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     id: str
-    description: str
-    role: str
-    internet_access: bool
-    log_config: JsonDict | None
-    vpc_config: JsonDict | None
-    nas_config: JsonDict | None
-    tracing_config: JsonDict | None
+    config: ServiceConfig
     created: str
     modified: str
     etag: str
 
-    def to_api(self) -> JsonDict:
-        return {
-            "serviceName": self.name,
-            "serviceId": self.id,
-            "description": self.description,
-            "role": self.role,
-            "internetAccess": self.internet_access,
-            "logConfig": self.log_config or {"project": "", "logstore": ""},
-            "vpcConfig": self.vpc_config or {"vpcId": "", "vSwitchIds": [], "securityGroupId": ""},
-            "nasConfig": self.nas_config or {"userId": -1, "groupId": -1, "mountPoints": []},
-            "tracingConfig": self.tracing_config or {},
-            "createdTime": self.created,
-            "lastModifiedTime": self.modified,
-        }
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    runtime: str
+    handler: str
+    description: str = ""
+    memory_size: int = 128
+    timeout: int = 3
+    initializer: str = ""
+    initialization_timeout: int = 3
+    environment: dict[str, str] = field(default_factory=dict)
+    instance_concurrency: int = 1
+    instance_type: str = "e1"
+    disk_size: int = 512  # MB of private /tmp per instance
+    ca_port: int | None = None
+    custom_container_config: JsonDict | None = None
+
+
+@dataclass(frozen=True)
+class CodeRef:
+    """A stored code package: ``digest`` (sha256 of the zip) is the code store's address."""
+
+    checksum: str  # FC's CRC-64 of the zip, as clients compare it
+    size: int
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -67,48 +87,11 @@ class Function:
     service_id: str
     name: str
     id: str
-    description: str
-    runtime: str
-    handler: str
-    memory_size: int
-    timeout: int
-    initializer: str
-    initialization_timeout: int
-    environment: dict[str, str]
-    instance_concurrency: int
-    instance_type: str
-    disk_size: int  # MB of private /tmp per instance
-    ca_port: int | None
-    custom_container_config: JsonDict | None
-    code_checksum: str
-    code_size: int
-    code_digest: str  # sha256 of the zip: the code store's address
+    config: FunctionConfig
+    code: CodeRef
     created: str
     modified: str
     etag: str
-
-    def to_api(self) -> JsonDict:
-        return {
-            "functionId": self.id,
-            "functionName": self.name,
-            "description": self.description,
-            "runtime": self.runtime,
-            "handler": self.handler,
-            "timeout": self.timeout,
-            "initializer": self.initializer,
-            "initializationTimeout": self.initialization_timeout,
-            "memorySize": self.memory_size,
-            "environmentVariables": dict(self.environment),
-            "instanceConcurrency": self.instance_concurrency,
-            "instanceType": self.instance_type,
-            "diskSize": self.disk_size,
-            "caPort": self.ca_port,
-            "customContainerConfig": self.custom_container_config,
-            "codeChecksum": self.code_checksum,
-            "codeSize": self.code_size,
-            "createdTime": self.created,
-            "lastModifiedTime": self.modified,
-        }
 
 
 @dataclass(frozen=True)
@@ -128,19 +111,32 @@ class Trigger:
     modified: str
     etag: str
 
-    def to_api(self) -> JsonDict:
-        return {
-            "triggerName": self.name,
-            "triggerId": self.id,
-            "description": self.description,
-            "triggerType": self.type,
-            "triggerConfig": self.config,
-            "sourceArn": self.source_arn,
-            "invocationRole": self.invocation_role,
-            "qualifier": self.qualifier,
-            "createdTime": self.created,
-            "lastModifiedTime": self.modified,
-        }
+
+@dataclass(frozen=True)
+class Version:
+    """A published, immutable snapshot of a service: its config and every function's."""
+
+    service_name: str
+    service_id: str
+    id: str  # "1", "2", ...: never reused within the service
+    description: str
+    created: str
+    modified: str
+
+
+@dataclass(frozen=True)
+class Alias:
+    service_name: str
+    service_id: str
+    name: str
+    version_id: str
+    # Share of requests each additional version takes (0..1, summing to at most 1); the
+    # rest go to ``version_id``.
+    weights: dict[str, float]
+    description: str
+    created: str
+    modified: str
+    etag: str
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from fcompute.api.proxy import ProxyApi
 from fcompute.api.routing import Router
 from fcompute.api.services import ServicesApi
 from fcompute.api.triggers import TriggersApi
+from fcompute.api.versions import VersionsApi
 from fcompute.asyncinvoke import policy
 from fcompute.asyncinvoke.config import AsyncConfigStore
 from fcompute.asyncinvoke.destinations import Deliverer, DestinationParser
@@ -33,6 +34,14 @@ from fcompute.asyncinvoke.worker import Worker
 from fcompute.codestore.collector import CodeCollector, CollectorTiming
 from fcompute.codestore.local import LocalCodeStore
 from fcompute.config import Settings
+from fcompute.control.aliases import AliasesControl
+from fcompute.control.async_configs import AsyncConfigsControl
+from fcompute.control.events import ChangeEvents
+from fcompute.control.functions import FunctionsControl
+from fcompute.control.services import ServicesControl
+from fcompute.control.subscribers import release_code, retire_pools
+from fcompute.control.triggers import TriggersControl
+from fcompute.control.versions import VersionsControl
 from fcompute.invoke.catalog import FunctionCatalog
 from fcompute.invoke.invoker import Invoker
 from fcompute.invoke.logfiles import LogFiles
@@ -91,6 +100,7 @@ class Platform:
     async_configs: AsyncConfigStore
     deliverer: Deliverer
     code_collector: CodeCollector
+    events: ChangeEvents
 
     async def start(self) -> None:
         await self.sandbox.open()
@@ -163,21 +173,29 @@ def build_platform(settings: Settings) -> Platform:
     )
     async_api = AsyncInvocationsApi(invocations)
 
+    # The control layer: every change goes through these services and is announced on
+    # ``events``; caches, pools and the code collector follow the announcements.
+    events = ChangeEvents()
+    events.subscribe(catalog.on_change)
+    events.subscribe(retire_pools(pool))
+    events.subscribe(release_code(code_collector))
+
     router = Router()
     # The invoke route goes first: it is the hot path and the router tries routes in order.
     InvocationsApi(catalog, invoker, async_api.accept).register(router)
     ProxyApi(catalog, invoker, settings.access_keys).register(router)
-    ServicesApi(store, catalog).register(router)
-    FunctionsApi(store, code_collector, catalog, pool, links).register(router)
-    TriggersApi(store, catalog).register(router)
+    ServicesApi(ServicesControl(store, events)).register(router)
+    FunctionsApi(FunctionsControl(store, code_collector, events), links).register(router)
+    TriggersApi(TriggersControl(store, events)).register(router)
+    VersionsApi(VersionsControl(store, events), AliasesControl(store, events)).register(router)
     links.register(router)
     async_api.register(router)
-    AsyncConfigApi(async_configs, parser).register(router)
+    AsyncConfigApi(AsyncConfigsControl(store, async_configs, events), parser).register(router)
     OpenApiDocument().register(router)
 
     platform: Platform
     app = FcApp(router, settings.access_keys,
                 on_startup=lambda: platform.start(), on_shutdown=lambda: platform.close())
     platform = Platform(settings, database, store, sandbox, pool, invoker, app, queue, dispatcher,
-                        async_configs, deliverer, code_collector)
+                        async_configs, deliverer, code_collector, events)
     return platform

@@ -11,10 +11,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fcompute import limits
+from fcompute.control.commands import (
+    AliasPatch,
+    AliasSpec,
+    CreateFunction,
+    FunctionPatch,
+    ServicePatch,
+    TriggerPatch,
+    TriggerSpec,
+    UpdateFunction,
+)
 from fcompute.errors import InvalidArgument
+from fcompute.model import FunctionConfig, ServiceConfig
 
 JsonDict = dict[str, Any]
 
@@ -22,6 +34,7 @@ JsonDict = dict[str, Any]
 SERVICE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 TRIGGER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+ALIAS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 HANDLER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*\.[A-Za-z_][A-Za-z0-9_]*")
 OSS_SOURCE_ARN = re.compile(r"acs:oss:[^:\n]*:[^:\n]*:[A-Za-z0-9][A-Za-z0-9-]{1,62}")
 OSS_EVENT = re.compile(r"oss:Object[A-Za-z]+:[A-Za-z*]+")
@@ -416,3 +429,93 @@ def _timer_schedule(expression: object) -> None:
             f"timer triggerConfig.cronExpression {expression!r}: the interval is at most "
             f"{limits.MAX_TIMER_INTERVAL_S // 3600}h; use a cron expression for rarer runs"
         )
+
+
+# Typed commands for the control layer, from the FC request bodies parsed above.
+
+
+def service_create(body: JsonDict) -> tuple[str, ServiceConfig]:
+    fields = parse_service(body, creating=True)
+    name = fields.pop("name")
+    return name, ServiceConfig(**fields)
+
+
+def service_patch(body: JsonDict) -> ServicePatch:
+    return ServicePatch(**parse_service(body, creating=False))
+
+
+def function_create(body: JsonDict, decode: Callable[[str], bytes]) -> CreateFunction:
+    fields = parse_function(body, creating=True)
+    name, encoded = fields.pop("name"), fields.pop("code")
+    return CreateFunction(name, FunctionConfig(**fields), lambda: decode(encoded))
+
+
+def function_update(body: JsonDict, decode: Callable[[str], bytes]) -> UpdateFunction:
+    fields = parse_function(body, creating=False)
+    encoded = fields.pop("code", None)
+    code = None if encoded is None else (lambda: decode(encoded))
+    return UpdateFunction(FunctionPatch(**fields), code)
+
+
+def trigger_spec(body: JsonDict) -> TriggerSpec:
+    return TriggerSpec(**parse_trigger(body, creating=True))
+
+
+def trigger_patch(body: JsonDict, trigger_type: str) -> TriggerPatch:
+    return TriggerPatch(**parse_trigger(body, creating=False, trigger_type=trigger_type))
+
+
+def alias_name(value: object) -> str:
+    name = check_name(
+        "aliasName", value, ALIAS_NAME,
+        "1-128 letters, digits, '_' or '-', not starting with a digit or '-'",
+    )
+    if name == "LATEST":
+        raise InvalidArgument("aliasName LATEST is reserved: it names the unpublished code")
+    return name
+
+
+def _version_id(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not DECIMAL.fullmatch(value):
+        raise InvalidArgument(f"versionId {shown(value)} must be a version id such as \"1\"")
+    return str(int(value))
+
+
+def _weights(value: object) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise InvalidArgument(
+            'additionalVersionWeight must be an object such as {"2": 0.3}'
+        )
+    weights: dict[str, float] = {}
+    for key, weight in value.items():
+        version = _version_id(key)
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise InvalidArgument(
+                f"additionalVersionWeight[{shown(key)}] must be a number from 0.0 to 1.0"
+            )
+        weights[version] = float(weight)
+    return weights
+
+
+def alias_spec(body: JsonDict) -> AliasSpec:
+    if body.get("versionId") is None:
+        raise InvalidArgument("versionId is required: the version the alias points at")
+    weights = body.get("additionalVersionWeight")
+    return AliasSpec(
+        name=alias_name(body.get("aliasName")), version_id=_version_id(body["versionId"]),
+        weights={} if weights is None else _weights(weights),
+        description=_opt_str(body, "description", limits.MAX_DESCRIPTION_CHARS),
+    )
+
+
+def alias_patch(body: JsonDict) -> AliasPatch:
+    version, weights = body.get("versionId"), body.get("additionalVersionWeight")
+    description = body.get("description")
+    return AliasPatch(
+        version_id=None if version in (None, "") else _version_id(version),
+        weights=None if weights is None else _weights(weights),
+        description=None if description is None
+        else _opt_str(body, "description", limits.MAX_DESCRIPTION_CHARS),
+    )

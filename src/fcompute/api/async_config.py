@@ -6,18 +6,19 @@ Also ``GET .../services/{s}/functions/{f}/async-invoke-configs`` (every qualifie
 from __future__ import annotations
 
 from fcompute import limits
-from fcompute.api.common import API_PREFIX, require_latest, split_qualifier, unqualified
+from fcompute.api.common import API_PREFIX, split_qualifier, unqualified
 from fcompute.api.http import Request, Response, Send, json_response, no_content
 from fcompute.api.routing import Router
-from fcompute.asyncinvoke.config import AsyncConfigStore, parse_config
+from fcompute.asyncinvoke.config import parse_config
 from fcompute.asyncinvoke.destinations import DestinationParser
+from fcompute.control.async_configs import AsyncConfigsControl
 from fcompute.errors import function_not_found, service_not_found
 
 FUNCTION = f"{API_PREFIX}/services/{{service}}/functions/{{function}}"
 
 
 class AsyncConfigApi:
-    def __init__(self, configs: AsyncConfigStore, parser: DestinationParser) -> None:
+    def __init__(self, configs: AsyncConfigsControl, parser: DestinationParser) -> None:
         self._configs = configs
         self._parser = parser
 
@@ -39,7 +40,6 @@ class AsyncConfigApi:
 
     def _target(self, request: Request) -> tuple[str, str, str]:
         name, qualifier = split_qualifier(request.params["service"])
-        require_latest(request.params["service"])  # only LATEST exists until versions do
         return (*self._names(name, request.params["function"]), qualifier)
 
     async def put(self, request: Request, _send: Send) -> Response:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from fcompute import limits, validation
-from fcompute.api.common import API_PREFIX, list_limit, require_latest
+from fcompute.api.common import API_PREFIX, list_limit, split_qualifier
 from fcompute.api.http import Request, Response, Send, json_response
 from fcompute.api.routing import Router
 from fcompute.asyncinvoke.queue import ListQuery
@@ -102,7 +102,8 @@ class AsyncInvocationsApi:
         # Records outlive their function (they stay listed under its name until retention
         # removes them), so a listing of a name that has no function is not a 404; a name
         # that no function could ever have is a 400.
-        service = validation.service_name(require_latest(request.params["service"]))
+        # The records of every qualifier are listed by function (each names its own).
+        service = validation.service_name(split_qualifier(request.params["service"])[0])
         return service, validation.function_name(request.params["function"])
 
     async def list(self, request: Request, _send: Send) -> Response:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fcompute import limits, validation
 from fcompute.api.http import Request
-from fcompute.errors import InvalidArgument, NotFound
+from fcompute.errors import InvalidArgument
+from fcompute.model import LATEST
 
 API_PREFIX = "/2016-08-15"
 
@@ -12,19 +13,7 @@ API_PREFIX = "/2016-08-15"
 def split_qualifier(service: str) -> tuple[str, str]:
     """``svc.qualifier`` -> (``svc``, ``qualifier``); no qualifier means LATEST."""
     name, _, qualifier = service.partition(".")
-    return name, qualifier or "LATEST"
-
-
-def require_latest(service: str) -> str:
-    """Versions and aliases are not built yet: only LATEST resolves."""
-    name, qualifier = split_qualifier(service)
-    if qualifier != "LATEST":
-        if validation.DECIMAL.fullmatch(qualifier):
-            raise NotFound(f"version '{qualifier}' of service '{name}' does not exist",
-                           code="VersionNotFound")
-        raise NotFound(f"alias '{qualifier}' of service '{name}' does not exist",
-                       code="AliasNotFound")
-    return name
+    return name, qualifier or LATEST
 
 
 def unqualified(service: str) -> str:

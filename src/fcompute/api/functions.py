@@ -1,23 +1,18 @@
-"""Function operations: /services/{service}/functions[/{function}[/code]]."""
+"""Function operations: /services/{service}[.{qualifier}]/functions[/{function}[/code]]."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 from fcompute import limits, validation
+from fcompute.api import render
 from fcompute.api.code import CodeLinks
-from fcompute.api.common import API_PREFIX, if_match, page_args, require_latest, unqualified
+from fcompute.api.common import API_PREFIX, if_match, page_args, split_qualifier, unqualified
 from fcompute.api.http import Request, Response, Send, json_response, no_content
 from fcompute.api.routing import Router
-from fcompute.codestore.collector import CodeCollector
+from fcompute.control.functions import FunctionsControl
 from fcompute.errors import EntityTooLarge, InvalidArgument
-from fcompute.invoke.catalog import FunctionCatalog
-from fcompute.pool.pool import InstancePool
-from fcompute.store.base import Store
 
 BASE = f"{API_PREFIX}/services/{{service}}/functions"
 
@@ -32,14 +27,8 @@ def decode_zip(encoded: str) -> bytes:
 
 
 class FunctionsApi:
-    def __init__(
-        self, store: Store, packages: CodeCollector, catalog: FunctionCatalog, pool: InstancePool,
-        links: CodeLinks,
-    ) -> None:
-        self._store = store
-        self._packages = packages
-        self._catalog = catalog
-        self._pool = pool
+    def __init__(self, functions: FunctionsControl, links: CodeLinks) -> None:
+        self._functions = functions
         self._links = links
 
     def register(self, router: Router) -> None:
@@ -50,74 +39,47 @@ class FunctionsApi:
         router.add("DELETE", f"{BASE}/{{function}}", self.delete)
         router.add("GET", f"{BASE}/{{function}}/code", self.code)
 
-    @asynccontextmanager
-    async def _storing_code(self, fields: dict[str, Any]) -> AsyncIterator[None]:
-        """Stores the request's code package (if any) for the block that writes the row:
-        until the block ends, the package is safe from removal."""
-        encoded = fields.pop("code", None)
-        if encoded is None:
-            yield
-            return
-        async with self._packages.upload(lambda: decode_zip(encoded)) as info:
-            fields.update(code_checksum=info.checksum, code_size=info.size,
-                          code_digest=info.digest)
-            yield
-
     async def create(self, request: Request, _send: Send) -> Response:
         service = unqualified(request.params["service"])
         body = validation.require_object(await request.json(limits.MAX_MANAGEMENT_BODY_BYTES))
-        fields = validation.parse_function(body, creating=True)
-        await self._store.get_service(service)  # a clear ServiceNotFound before storing code
-        async with self._storing_code(fields):
-            function = await self._store.create_function(service, fields)
-        return json_response(function.to_api(), etag=function.etag)
+        function = await self._functions.create(
+            service, validation.function_create(body, decode_zip))
+        return json_response(render.function(function), etag=function.etag)
 
     async def list(self, request: Request, _send: Send) -> Response:
-        service = require_latest(request.params["service"])
+        service, qualifier = split_qualifier(request.params["service"])
         prefix, start, limit = page_args(request)
-        page = await self._store.list_functions(
-            service, prefix=prefix, start_key=start, limit=limit
+        page = await self._functions.list(
+            service, qualifier=qualifier, prefix=prefix, start_key=start, limit=limit
         )
-        data: dict[str, object] = {"functions": [f.to_api() for f in page.items]}
+        data: dict[str, object] = {"functions": [render.function(f) for f in page.items]}
         if page.next_token:
             data["nextToken"] = page.next_token
         return json_response(data)
 
     async def get(self, request: Request, _send: Send) -> Response:
-        service = require_latest(request.params["service"])
-        function = await self._store.get_function(service, request.params["function"])
-        return json_response(function.to_api(), etag=function.etag)
+        service, qualifier = split_qualifier(request.params["service"])
+        function = await self._functions.get(service, request.params["function"], qualifier)
+        return json_response(render.function(function), etag=function.etag)
 
     async def update(self, request: Request, _send: Send) -> Response:
         service = unqualified(request.params["service"])
-        name = request.params["function"]
         body = validation.require_object(await request.json(limits.MAX_MANAGEMENT_BODY_BYTES))
-        fields = validation.parse_function(body, creating=False)
-        current = await self._store.get_function(service, name)
-        async with self._storing_code(fields):
-            function = await self._store.update_function(service, name, fields,
-                                                         if_match(request))
-        self._catalog.invalidate(service, name)
-        if function.etag != current.etag:
-            self._pool.forget(function.id)
-        if function.code_digest != current.code_digest:
-            self._packages.dropped(current.code_digest)
-        return json_response(function.to_api(), etag=function.etag)
+        function = await self._functions.update(
+            service, request.params["function"], validation.function_update(body, decode_zip),
+            if_match(request),
+        )
+        return json_response(render.function(function), etag=function.etag)
 
     async def delete(self, request: Request, _send: Send) -> Response:
         service = unqualified(request.params["service"])
-        name = request.params["function"]
-        function = await self._store.get_function(service, name)
-        await self._store.delete_function(service, name, if_match(request))
-        self._catalog.invalidate(service, name)
-        self._pool.forget(function.id)
-        self._packages.dropped(function.code_digest)
+        await self._functions.delete(service, request.params["function"], if_match(request))
         return no_content()
 
     async def code(self, request: Request, _send: Send) -> Response:
-        service = require_latest(request.params["service"])
-        function = await self._store.get_function(service, request.params["function"])
+        service, qualifier = split_qualifier(request.params["service"])
+        function = await self._functions.get(service, request.params["function"], qualifier)
         return json_response({
-            "checksum": function.code_checksum,
-            "url": self._links.url_for(request, function.code_digest),
+            "checksum": function.code.checksum,
+            "url": self._links.url_for(request, function.code.digest),
         })

@@ -7,10 +7,10 @@ import json
 from collections.abc import Awaitable, Callable
 
 from fcompute import limits
-from fcompute.api.common import API_PREFIX, require_latest
+from fcompute.api.common import API_PREFIX
 from fcompute.api.http import Request, Response, Send
 from fcompute.api.routing import Router
-from fcompute.invoke.catalog import FunctionCatalog, Resolved
+from fcompute.invoke.catalog import FunctionCatalog, FunctionRef, Resolved
 from fcompute.invoke.invoker import Invoker
 from fcompute.invoke.result import InvocationResult
 
@@ -33,8 +33,9 @@ class InvocationsApi:
         )
 
     async def invoke(self, request: Request, _send: Send) -> Response:
-        service = require_latest(request.params["service"])
-        resolved = await self._catalog.resolve(service, request.params["function"])
+        params = request.params
+        resolved = await self._catalog.resolve(
+            FunctionRef.parse(params["service"], params["function"]))
         invocation_type = log_type = ""
         for name, value in request.scope["headers"]:
             if name == b"x-fc-invocation-type":
@@ -47,14 +48,14 @@ class InvocationsApi:
         result = await self._invoker.invoke(
             resolved, event, request_id=request.request_id, log_tail=log_type.lower() == "tail"
         )
-        return render(result, resolved.function.code_checksum)
+        return render(result, resolved)
 
 
-def render(result: InvocationResult, code_checksum: str) -> Response:
+def render(result: InvocationResult, resolved: Resolved) -> Response:
     timings = result.timings
     headers = [
-        ("x-fc-code-checksum", code_checksum),
-        ("x-fc-invocation-service-version", "LATEST"),
+        ("x-fc-code-checksum", resolved.function.code.checksum),
+        ("x-fc-invocation-service-version", resolved.version),
         ("x-fc-cold-start", "true" if timings.cold else "false"),
         ("server-timing", timings.server_timing()),
     ]

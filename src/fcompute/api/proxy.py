@@ -11,13 +11,14 @@ from typing import Any
 
 from fcompute import limits
 from fcompute.api import auth
-from fcompute.api.common import API_PREFIX, require_latest
+from fcompute.api.common import API_PREFIX, split_qualifier
 from fcompute.api.http import Request, Response, Send, Sent
 from fcompute.api.routing import Router
 from fcompute.errors import MethodNotAllowed, NotFound
-from fcompute.invoke.catalog import FunctionCatalog
+from fcompute.invoke.catalog import FunctionCatalog, FunctionRef
 from fcompute.invoke.invoker import Invoker
 from fcompute.invoke.result import Timings
+from fcompute.model import LATEST
 from fcompute.pool import replies
 from fcompute.pool.connection import Frame
 from fcompute.pool.instance import InstanceFailure
@@ -50,14 +51,18 @@ class ProxyApi:
         router.add("*", f"{PREFIX}{{service}}/{{function}}/{{path*}}", self.handle)
 
     async def handle(self, request: Request, send: Send) -> Response:
-        service = require_latest(request.params["service"])
+        service, qualifier = split_qualifier(request.params["service"])
+        explicit = "." in request.params["service"]
         function = request.params["function"]
         try:
-            resolved = await self._catalog.resolve(service, function)
             trigger = await self._catalog.http_trigger(service, function)
             if trigger is None:
                 raise NotFound(f"function '{service}/{function}' has no HTTP trigger",
                                code="TriggerNotFound")
+            # A path without a qualifier runs what the trigger names (LATEST by default).
+            if not explicit:
+                qualifier = trigger.qualifier or LATEST
+            resolved = await self._catalog.resolve(FunctionRef(service, qualifier, function))
         except NotFound:
             # Only anonymous triggers answer unsigned callers: what does not exist is
             # not told apart from what needs a signature.
@@ -77,7 +82,7 @@ class ProxyApi:
         async with contextlib.aclosing(
             self._invoker.http(resolved, meta, body, timings)
         ) as frames:
-            return await _forward(frames, send, request.request_id, timings)
+            return await _forward(frames, send, request.request_id, timings, resolved.version)
 
     @staticmethod
     def _request_meta(request: Request) -> dict[str, Any]:
@@ -141,7 +146,7 @@ def function_error(status: int, error: dict[str, Any]) -> Response:
 
 
 async def _forward(
-    frames: AsyncIterator[Frame], send: Send, request_id: str, timings: Timings
+    frames: AsyncIterator[Frame], send: Send, request_id: str, timings: Timings, version: str
 ) -> Response:
     """Relays the instance's response frames to the client as they arrive.
 
@@ -167,6 +172,7 @@ async def _forward(
                             "stackTrace": [],
                         })
                     headers.append((b"x-fc-request-id", request_id.encode()))
+                    headers.append((b"x-fc-invocation-service-version", version.encode()))
                     await send({"type": "http.response.start", "status": status,
                                 "headers": headers})
                     started = True

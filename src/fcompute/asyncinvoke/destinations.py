@@ -24,7 +24,8 @@ import httpx
 from fcompute import errors
 from fcompute.asyncinvoke.queue import AsyncQueue, Job, Submission, now_ms
 from fcompute.asyncinvoke.records import JsonDict, payload_fields
-from fcompute.invoke.catalog import FunctionCatalog
+from fcompute.invoke.catalog import FunctionCatalog, FunctionRef
+from fcompute.model import LATEST
 
 _FUNCTION_ARN = re.compile(
     r"^acs:fc:(?P<region>[^:]*):(?P<account>[^:]*):services/(?P<service>[^/.]+)"
@@ -81,7 +82,7 @@ class DestinationParser:
                 f"{found['account']!r}; this platform is region {self._region!r}, account "
                 f"{self._account!r}"
             )
-        return FunctionTarget(found["service"], found["qualifier"] or "LATEST",
+        return FunctionTarget(found["service"], found["qualifier"] or LATEST,
                               found["function"])
 
 
@@ -159,12 +160,10 @@ class Deliverer:
         return None
 
     async def _enqueue(self, target: FunctionTarget, invocation_id: str, job: Job) -> None:
-        if target.qualifier != "LATEST":
-            raise errors.NotFound(
-                f"qualifier '{target.qualifier}' of service '{target.service}' does not exist",
-                code="VersionNotFound",
-            )
-        resolved = await self._catalog.resolve(target.service, target.function)  # 404 if gone
+        # A 404 if the function, its version or its alias is gone; the event itself runs
+        # on what the qualifier resolves to when it runs.
+        resolved = await self._catalog.resolve(
+            FunctionRef(target.service, target.qualifier, target.function))
         await self._queue.enqueue(Submission(
             invocation_id=invocation_id, request_id=job.request_id, service=target.service,
             function=target.function, qualifier=target.qualifier, payload=job.payload,

@@ -74,25 +74,30 @@ class Condition(StrEnum):
 
 @dataclass(frozen=True)
 class CodeVersion:
-    """The code and configuration an attempt ran, so a replay can run the same code.
+    """The code and configuration an attempt ran, so a replay can run the same again.
 
-    Only ``LATEST`` exists until versions are built; the code digest addresses the
-    package in the code store, which keeps it while a record may still be replayed on it.
+    ``qualifier`` is what the invocation was sent to, ``version_id`` the version it
+    resolved to (LATEST or a published version). A published version is immutable, so a
+    replay runs it again by id; LATEST changes, so the code digest addresses the package
+    in the code store, which keeps it while a record may still be replayed on it.
     """
 
     qualifier: str
     code_checksum: str
     code_digest: str
     function_etag: str
+    version_id: str = "LATEST"
 
     def to_api(self) -> JsonDict:
-        return {"qualifier": self.qualifier, "codeChecksum": self.code_checksum,
-                "codeDigest": self.code_digest, "functionEtag": self.function_etag}
+        return {"qualifier": self.qualifier, "versionId": self.version_id,
+                "codeChecksum": self.code_checksum, "codeDigest": self.code_digest,
+                "functionEtag": self.function_etag}
 
     @classmethod
     def from_api(cls, data: JsonDict) -> CodeVersion:
+        # Records written before versions existed name no version: they ran LATEST.
         return cls(str(data["qualifier"]), str(data["codeChecksum"]), str(data["codeDigest"]),
-                   str(data["functionEtag"]))
+                   str(data["functionEtag"]), str(data.get("versionId", "LATEST")))
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,7 @@ class InvocationRecord:
             "invocationErrorMessage": (self.error or {}).get("errorMessage", ""),
             "error": self.error,
             "version": version.to_api() if version else None,
+            "versionId": version.version_id if version else None,
             "replayOf": self.replay_of,
             "replayedBy": list(self.replayed_by),
             "attempts": [a.to_api() for a in self.attempts],

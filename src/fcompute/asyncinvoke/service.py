@@ -13,15 +13,13 @@ from fcompute.asyncinvoke.dispatcher import Dispatcher
 from fcompute.asyncinvoke.queue import AsyncQueue, ListQuery, Submission, now_ms
 from fcompute.asyncinvoke.records import REPLAYABLE, CodeVersion, InvocationRecord
 from fcompute.codestore.base import CodeStore
-from fcompute.invoke.catalog import FunctionCatalog, Resolved
-from fcompute.model import Page
-
-LATEST = "LATEST"
+from fcompute.invoke.catalog import FunctionCatalog, FunctionRef, Resolved
+from fcompute.model import LATEST, Page
 
 
 class ReplayTarget(StrEnum):
-    ORIGINAL = "original"  # the code the invocation first ran on
-    LATEST = "latest"  # the function's code now
+    ORIGINAL = "original"  # the version (or, for LATEST, the code) it first ran on
+    LATEST = "latest"  # what its qualifier resolves to now
 
 
 class AsyncInvocations:
@@ -45,7 +43,7 @@ class AsyncInvocations:
         invocation_id = invocation_id or request_id
         await self._queue.enqueue(Submission(
             invocation_id=invocation_id, request_id=request_id, service=target.service.name,
-            function=target.function.name, qualifier=LATEST, payload=payload,
+            function=target.function.name, qualifier=target.qualifier, payload=payload,
             created_ms=now_ms(), pinned=pinned, replay_of=replay_of,
             service_id=target.service.id, function_id=target.function.id,
         ))
@@ -74,22 +72,27 @@ class AsyncInvocations:
                 code="InvocationNotReplayable",
             )
         pinned: CodeVersion | None = None
+        qualifier = original.qualifier
         if target is ReplayTarget.ORIGINAL:
-            pinned = original.version
-            if pinned is None:
+            ran = original.version
+            if ran is None:
                 raise errors.Conflict(
                     f"async invocation '{invocation_id}' never ran, so it has no original "
                     'code; replay it with {"target": "latest"}',
                     code="InvocationNotReplayable",
                 )
-            if not self._codestore.contains(pinned.code_digest):
+            if ran.version_id != LATEST:
+                qualifier = ran.version_id  # a published version is immutable: run it again
+            elif not self._codestore.contains(ran.code_digest):
                 raise errors.Conflict(
                     f"the code async invocation '{invocation_id}' ran on "
-                    f"({pinned.code_checksum}) is no longer stored",
+                    f"({ran.code_checksum}) is no longer stored",
                     code="CodeNotFound",
                 )
+            else:
+                pinned = ran
         # A clear 404 if it was deleted; a replay runs on the function that has the name now.
-        current = await self._catalog.resolve(service, function)
+        current = await self._catalog.resolve(FunctionRef(service, qualifier, function))
         new_id = await self.submit(
             target=current, payload=original.payload,
             request_id=request_id, invocation_id=str(uuid.uuid4()), pinned=pinned,

@@ -32,7 +32,7 @@ from fcompute.asyncinvoke.records import (
     Status,
 )
 from fcompute.codestore.base import CodeStore
-from fcompute.invoke.catalog import FunctionCatalog, Resolved
+from fcompute.invoke.catalog import FunctionCatalog, FunctionRef, Resolved
 from fcompute.invoke.invoker import Invoker
 
 log = logging.getLogger(__name__)
@@ -45,18 +45,20 @@ def pin(resolved: Resolved, version: CodeVersion) -> Resolved:
     never serve a request meant for the latest code.
     """
     function = resolved.function
-    if function.code_digest == version.code_digest:
+    if function.code.digest == version.code_digest:
         return resolved
     pinned = dataclasses.replace(
-        function, code_digest=version.code_digest, code_checksum=version.code_checksum,
+        function, code=dataclasses.replace(function.code, digest=version.code_digest,
+                                           checksum=version.code_checksum),
         etag=f"{function.etag}+{version.code_digest[:16]}",
     )
-    return Resolved(resolved.service, pinned)
+    return Resolved(resolved.service, pinned, resolved.qualifier, resolved.version)
 
 
-def version_of(resolved: Resolved, qualifier: str) -> CodeVersion:
+def version_of(resolved: Resolved) -> CodeVersion:
     function = resolved.function
-    return CodeVersion(qualifier, function.code_checksum, function.code_digest, function.etag)
+    return CodeVersion(resolved.qualifier, function.code.checksum, function.code.digest,
+                       function.etag, resolved.version)
 
 
 def _error_counter(error_class: policy.ErrorClass) -> str | None:
@@ -116,7 +118,7 @@ class Worker:
                                             "stored",
                         }, None)
                     resolved = pin(resolved, job.pinned)
-                version = version_of(resolved, job.qualifier)
+                version = version_of(resolved)
                 result = await self._invoker.invoke(resolved, job.payload,
                                                     request_id=job.request_id)
         except errors.ResourceExhausted as exc:
@@ -134,7 +136,8 @@ class Worker:
     async def _resolve(self, job: Job) -> Resolved:
         """The function the event was sent to; ``NotFound`` saying why if it is gone."""
         try:
-            resolved = await self._catalog.resolve(job.service, job.function)
+            resolved = await self._catalog.resolve(
+                FunctionRef(job.service, job.qualifier, job.function))
         except errors.NotFound as exc:
             if job.function_id is None:
                 raise

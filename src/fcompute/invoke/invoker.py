@@ -13,6 +13,7 @@ from fcompute.config import Settings
 from fcompute.invoke.catalog import FunctionCatalog, Resolved
 from fcompute.invoke.logfiles import LogFiles
 from fcompute.invoke.result import InvocationResult, Timings
+from fcompute.model import LATEST
 from fcompute.pool import replies
 from fcompute.pool.connection import Frame
 from fcompute.pool.factory import LaunchSpec
@@ -47,28 +48,30 @@ class Invoker:
 
     def launch_spec(self, resolved: Resolved) -> LaunchSpec:
         service, function = resolved.service, resolved.function
+        config, log_config = function.config, service.config.log_config or {}
         return LaunchSpec(
             function_key=resolved.key,
-            code_digest=function.code_digest,
-            memory_mb=function.memory_size,
-            tmp_size_mb=function.disk_size,
-            internet_access=service.internet_access,
+            code_digest=function.code.digest,
+            memory_mb=config.memory_size,
+            tmp_size_mb=config.disk_size,
+            internet_access=service.config.internet_access,
             log_path=self._logs.path(service.name, function.name),
-            initialization_timeout=float(function.initialization_timeout),
-            has_initializer=bool(function.initializer),
+            initialization_timeout=float(config.initialization_timeout),
+            has_initializer=bool(config.initializer),
             init_meta={
                 "serviceName": service.name,
                 "functionName": function.name,
-                "handler": function.handler,
-                "initializer": function.initializer,
-                "initializationTimeout": function.initialization_timeout,
-                "memorySize": function.memory_size,
-                "timeout": function.timeout,
+                "handler": config.handler,
+                "initializer": config.initializer,
+                "initializationTimeout": config.initialization_timeout,
+                "memorySize": config.memory_size,
+                "timeout": config.timeout,
                 "region": self._settings.region,
                 "accountId": self._settings.account_id,
-                "qualifier": "LATEST",
-                "logProject": (service.log_config or {}).get("project", ""),
-                "logStore": (service.log_config or {}).get("logstore", ""),
+                "qualifier": resolved.qualifier,
+                "versionId": "" if resolved.version == LATEST else resolved.version,
+                "logProject": log_config.get("project", ""),
+                "logStore": log_config.get("logstore", ""),
                 "credentials": {},
                 "environment": self._environment(resolved),
             },
@@ -79,19 +82,19 @@ class Invoker:
         env = {
             "FC_FUNCTION_NAME": function.name,
             "FC_SERVICE_NAME": service.name,
-            "FC_FUNCTION_HANDLER": function.handler,
-            "FC_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "FC_FUNCTION_HANDLER": function.config.handler,
+            "FC_FUNCTION_MEMORY_SIZE": str(function.config.memory_size),
             "FC_REGION": self._settings.region,
             "FC_ACCOUNT_ID": self._settings.account_id,
-            "FC_QUALIFIER": "LATEST",
+            "FC_QUALIFIER": resolved.qualifier,
         }
         # The platform's own variables win: a function cannot make its code misreport them.
-        return {**function.environment, **env}
+        return {**function.config.environment, **env}
 
     def _pool_for(self, resolved: Resolved) -> FunctionPool:
         pool = self._pool.get(resolved.key)
         if pool is None:
-            pool = self._pool.create(resolved.function.id, self.launch_spec(resolved))
+            pool = self._pool.create(resolved.pool_group, self.launch_spec(resolved))
         return pool
 
     async def invoke(
@@ -113,7 +116,7 @@ class Invoker:
         try:
             kind, meta, payload = await instance.request(
                 Kind.INVOKE, {"requestId": request_id, "logTail": log_tail}, event,
-                float(resolved.function.timeout),
+                float(resolved.function.config.timeout),
             )
             healthy = True
         except InstanceFailure as failure:
@@ -152,7 +155,7 @@ class Invoker:
         request_id = request["requestId"]
         instance, start = await pool.acquire(request_id)
         timings.add_start(start)
-        timeout = float(resolved.function.timeout)
+        timeout = float(resolved.function.config.timeout)
         timings.deadline = asyncio.get_running_loop().time() + timeout
         healthy = False
         try:

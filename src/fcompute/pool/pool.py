@@ -167,34 +167,44 @@ class FunctionPool:
 
 
 class InstancePool:
-    """All function pools, the keep-alive reaper, and retirement on configuration change."""
+    """All function pools, the keep-alive reaper, and retirement on configuration change.
+
+    Pools come in groups (``Resolved.pool_group``: one function run as one version
+    through one qualifier): a new pool in a group retires the one before it, as when
+    LATEST changes; a version's group never gets a new pool, it is retired when the
+    version is deleted.
+    """
 
     def __init__(self, factory: InstanceFactory, limits: PoolLimits) -> None:
         self._factory = factory
         self._limits = limits
         self._pools: dict[str, FunctionPool] = {}
-        self._current: dict[str, str] = {}  # function id -> key of its current pool
+        self._current: dict[str, str] = {}  # pool group -> key of its current pool
         self._reaper: asyncio.Task[None] | None = None
 
     def get(self, function_key: str) -> FunctionPool | None:
         return self._pools.get(function_key)
 
-    def create(self, function_id: str, launch: LaunchSpec) -> FunctionPool:
+    def create(self, group: str, launch: LaunchSpec) -> FunctionPool:
         pool = self._pools.get(launch.function_key)
         if pool is not None:
             return pool
         pool = self._pools[launch.function_key] = FunctionPool(launch, self._factory, self._limits)
-        previous = self._current.get(function_id)
+        previous = self._current.get(group)
         if previous is not None and previous in self._pools:
             self._pools[previous].retire()
-        self._current[function_id] = launch.function_key
+        self._current[group] = launch.function_key
         return pool
 
-    def forget(self, function_id: str) -> None:
-        """The function was deleted: retire its pool."""
-        key = self._current.pop(function_id, None)
-        if key is not None and key in self._pools:
-            self._pools[key].retire()
+    def retire_groups(self, prefix: str) -> int:
+        """Retires the current pool of every group whose name starts with ``prefix``
+        (idle instances stop now, busy ones after their request); returns how many."""
+        groups = [group for group in self._current if group.startswith(prefix)]
+        for group in groups:
+            key = self._current.pop(group)
+            if key in self._pools:
+                self._pools[key].retire()
+        return len(groups)
 
     def start_reaper(self) -> None:
         interval = max(0.05, min(1.0, self._limits.keep_alive_seconds / 4))

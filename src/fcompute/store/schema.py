@@ -18,6 +18,8 @@ services = sa.Table(
     sa.Column("vpc_config", sa.JSON),
     sa.Column("nas_config", sa.JSON),
     sa.Column("tracing_config", sa.JSON),
+    # The id of the newest version ever published (0: none), so ids are never reused.
+    sa.Column("last_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created", sa.String(32), nullable=False),
     sa.Column("modified", sa.String(32), nullable=False),
     sa.Column("etag", sa.String(64), nullable=False),
@@ -89,4 +91,53 @@ async_invoke_configs = sa.Table(
     sa.Column("stateful_invocation", sa.Boolean, nullable=False),
     sa.Column("created", sa.String(32), nullable=False),
     sa.Column("modified", sa.String(32), nullable=False),
+)
+
+# A version: the service's config when it was published; its functions are in
+# version_functions. ``fingerprint`` hashes what it snapshots, so publishing again with
+# nothing changed can be refused.
+versions = sa.Table(
+    "versions",
+    metadata,
+    sa.Column("service_id", sa.String(36), sa.ForeignKey("services.id"), primary_key=True),
+    sa.Column("version_id", sa.Integer, primary_key=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("service_config", sa.JSON, nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("modified", sa.String(32), nullable=False),
+)
+
+# Each function of a version as it was: its id, config (JSON, see store/snapshots.py) and code.
+version_functions = sa.Table(
+    "version_functions",
+    metadata,
+    sa.Column("service_id", sa.String(36), primary_key=True),
+    sa.Column("version_id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("function_id", sa.String(36), nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("code_checksum", sa.String(32), nullable=False),
+    sa.Column("code_size", sa.BigInteger, nullable=False),
+    sa.Column("code_digest", sa.String(64), nullable=False, index=True),
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("modified", sa.String(32), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["service_id", "version_id"], ["versions.service_id", "versions.version_id"],
+        ondelete="CASCADE",
+    ),
+)
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("service_id", sa.String(36), sa.ForeignKey("services.id"), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("version_id", sa.Integer, nullable=False),
+    # {"<version id>": weight}: the extra versions and their shares of the traffic.
+    sa.Column("weights", sa.JSON, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("modified", sa.String(32), nullable=False),
+    sa.Column("etag", sa.String(64), nullable=False),
 )
