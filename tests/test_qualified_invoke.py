@@ -266,6 +266,8 @@ def test_async_records_keep_the_qualifier_and_the_version_that_ran(
     sent = {"via-alias": "bg", "via-version": "2", "via-latest": None}
     for invocation_id, qualifier in sent.items():
         accepted_id(invoke_async(platform, service, "fn", qualifier, b"x", invocation_id))
+    assert_fc_error(invoke_async(platform, service, "fn", "9", b"x"), 404, "VersionNotFound")
+    assert_fc_error(invoke_async(platform, service, "fn", "ghost", b"x"), 404, "AliasNotFound")
     records = {i: wait_record(platform, service, "fn", i) for i in sent}
     assert all(r["status"] == "Succeeded" for r in records.values()), records
 
@@ -435,10 +437,16 @@ def test_deleting_a_version_retires_its_instances_after_in_flight_requests(
     platform: PlatformProcess, sdk: fc2.Client
 ) -> None:
     service = three_codes(sdk)
+    # An alias that ran version 1 and moved on: its idle instance of 1 goes with 1 too.
+    sdk.create_alias(service, "moved", "1")
+    idle = marker()
+    answer(invoke(platform, service, "fn", "moved", f"spawn:{idle}".encode()))
+    sdk.update_alias(service, "moved", "2")
     token = marker()
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(invoke, platform, service, "fn", "1", f"slow:{token}:3".encode())
         assert wait_for(lambda: bool(processes_with(token)), 15), "the slow request never ran"
+        assert processes_with(idle)
         sdk.delete_version(service, "1")
         with raises_fc(404, "VersionNotFound"):
             sdk.get_function(service, "fn", qualifier="1")
@@ -446,10 +454,13 @@ def test_deleting_a_version_retires_its_instances_after_in_flight_requests(
     # The request in flight finished on its version, successfully.
     assert answer(response)["tag"] == "c1"
     assert ran_on(response) == "1"
-    # Then the version's instance went away (its child with it).
+    # Then the version's instances went away (their children with them).
     assert wait_for(lambda: not processes_with(token), 15), "the instance of version 1 lives on"
+    assert wait_for(lambda: not processes_with(idle), 15), (
+        "the alias's instance of version 1 lives on")
     assert_fc_error(invoke(platform, service, "fn", "1"), 404, "VersionNotFound")
     assert answer(invoke(platform, service, "fn", "2"))["tag"] == "c2"
+    assert answer(invoke(platform, service, "fn", "moved"))["tag"] == "c2"
 
 
 def test_latest_changes_never_restart_the_instances_of_a_version(

@@ -8,7 +8,7 @@ import fc2
 import httpx
 import pytest
 
-from tests.conftest import API, assert_fc_error, deploy, raises_fc, unique
+from tests.conftest import API, assert_fc_error, deploy, raises_fc, unique, wait_for
 from tests.platform_process import PlatformProcess
 from tests.versions_helpers import (
     answer,
@@ -17,6 +17,7 @@ from tests.versions_helpers import (
     publish,
     ran_on,
     set_code,
+    stored_packages_holding,
     tagged,
 )
 
@@ -103,6 +104,31 @@ def test_a_version_snapshots_service_config_function_config_and_code(
     gone_from_latest = invoke(shared_platform, service, "b", "1")
     assert answer(gone_from_latest)["tag"] == "b-one"
     assert_fc_error(invoke(shared_platform, service, "c", "1"), 404, "FunctionNotFound")
+
+
+def test_a_version_keeps_its_code_stored_after_latest_drops_it(
+    shared_platform: PlatformProcess, shared_client: fc2.Client
+) -> None:
+    service = new_service(shared_client)
+    deploy(shared_client, service, "a", tagged("kept-a"))
+    deploy(shared_client, service, "b", tagged("kept-b"))
+    publish(shared_client, service)
+    set_code(shared_client, service, "a", tagged("dropped-a"))
+    set_code(shared_client, service, "a", tagged("latest-a"))
+    shared_client.delete_function(service, "b")
+    # Code no one references any more goes: once it has, a collection has run.
+    assert wait_for(lambda: not stored_packages_holding(shared_platform, b"dropped-a"), 30), (
+        "unreferenced code was never collected")
+    assert stored_packages_holding(shared_platform, b"kept-a")
+    assert stored_packages_holding(shared_platform, b"kept-b")
+    # First requests to the version: cold starts, from the stored code.
+    assert answer(invoke(shared_platform, service, "a", "1"))["tag"] == "kept-a"
+    assert answer(invoke(shared_platform, service, "b", "1"))["tag"] == "kept-b"
+    assert 'TAG = "kept-b"' in downloaded_source(shared_client, service, "b", "1")
+    # Deleting the version lets its code go too.
+    shared_client.delete_version(service, "1")
+    assert wait_for(lambda: not stored_packages_holding(shared_platform, b"kept-b"), 30), (
+        "the code of a deleted version stays stored")
 
 
 def test_version_ids_count_up_and_are_never_reused(shared_client: fc2.Client) -> None:
@@ -337,6 +363,8 @@ def test_writes_through_a_qualified_name_are_refused(
     service = new_service(shared_client)
     deploy(shared_client, service, "fn", tagged("v"))
     publish(shared_client, service)
+    shared_client.create_trigger(service, "fn", "kept", "http",
+                                 {"authType": "anonymous", "methods": ["GET"]}, None, None)
     before = shared_client.get_function(service, "fn").headers["etag"]
     for name in (f"{service}.1", f"{service}.LATEST"):
         writes: list[Callable[[str], object]] = [
@@ -347,6 +375,9 @@ def test_writes_through_a_qualified_name_are_refused(
             lambda n: shared_client.create_trigger(
                 n, "fn", "web", "http", {"authType": "anonymous", "methods": ["GET"]},
                 None, None),
+            lambda n: shared_client.update_trigger(
+                n, "fn", "kept", triggerConfig={"authType": "anonymous", "methods": ["POST"]}),
+            lambda n: shared_client.delete_trigger(n, "fn", "kept"),
         ]
         for write in writes:
             with raises_fc(400, "InvalidArgument"):
@@ -354,7 +385,8 @@ def test_writes_through_a_qualified_name_are_refused(
         with raises_fc(400, "InvalidArgument"):
             deploy(shared_client, name, "other", tagged("v"))
     assert shared_client.get_function(service, "fn").headers["etag"] == before
-    assert shared_client.list_triggers(service, "fn").data["triggers"] == []
+    [trigger] = shared_client.list_triggers(service, "fn").data["triggers"]
+    assert (trigger["triggerName"], trigger["triggerConfig"]["methods"]) == ("kept", ["GET"])
     url = f"{shared_platform.endpoint}{API}/services/{service}.1/functions/fn"
     assert_fc_error(httpx.put(url, json={"description": "x"}, timeout=30), 400, "InvalidArgument")
     assert_fc_error(httpx.delete(url, timeout=30), 400, "InvalidArgument")
