@@ -161,7 +161,8 @@ def test_versions_delete_says_what_to_do(released: App, run: Run, fc: Client) ->
     fc.create_alias(service, "prod", 1)
     in_use = run("versions", "delete", service, "1")
     assert_one_line_error(in_use, "VersionInUse", "prod",
-                          f"fcompute aliases set {service} ALIAS --version N")
+                          f"`fcompute aliases set {service} prod --version N`",
+                          f"`fcompute aliases delete {service} prod`")
     assert_one_line_error(run("versions", "delete", service, "9"), "VersionNotFound",
                           f"fcompute versions list {service}")
     assert_one_line_error(run("versions", "delete", service, "prod"), "not a version id")

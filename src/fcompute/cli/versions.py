@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from fcompute.cli.common import (
@@ -138,9 +139,12 @@ def delete_command(args: argparse.Namespace, client: Client) -> int:
         client.delete_version(service, args.version)
     except FcApiError as exc:
         if exc.code == "VersionInUse":
-            raise hinted(exc, "point the alias at another version first (`fcompute aliases "
-                              f"set {service} ALIAS --version N`) or delete it (`fcompute "
-                              f"aliases delete {service} ALIAS`)") from None
+            # The message names the alias; the commands to free the version name it too.
+            named = re.search(r"alias '([^']+)'", exc.message)
+            alias = named.group(1) if named else "ALIAS"
+            raise hinted(exc, f"repoint the alias (`fcompute aliases set {service} {alias} "
+                              f"--version N`) or delete it (`fcompute aliases delete "
+                              f"{service} {alias}`)") from None
         if exc.code == "VersionNotFound":
             raise hinted(exc, f"`fcompute versions list {service}` shows the versions") from None
         raise
