@@ -514,7 +514,7 @@ def alias_patch(body: JsonDict) -> AliasPatch:
     version, weights = body.get("versionId"), body.get("additionalVersionWeight")
     description = body.get("description")
     return AliasPatch(
-        version_id=None if version in (None, "") else _version_id(version),
+        version_id=None if version is None else _version_id(version),
         weights=None if weights is None else _weights(weights),
         description=None if description is None
         else _opt_str(body, "description", limits.MAX_DESCRIPTION_CHARS),

@@ -53,6 +53,10 @@ BASES: dict[str, Callable[[str], dict[str, Any]]] = {
         "maxAsyncRetryAttempts": 1, "maxAsyncEventAgeInSeconds": 60,
         "destinationConfig": {"onFailure": {"destination": "http://127.0.0.1:9/x"}}},
     "ReplayRequest": lambda _name: {"target": "latest"},
+    "VersionPublish": lambda _name: {"description": "d"},
+    "AliasCreate": lambda name: {"aliasName": name, "versionId": "1",
+                                 "additionalVersionWeight": {}},
+    "AliasUpdate": lambda _name: {"versionId": "1", "description": "d"},
 }
 
 

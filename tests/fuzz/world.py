@@ -107,6 +107,10 @@ class World:
             call("POST", f"{echo}/invocations", event, {
                 "x-fc-invocation-type": "Async",
                 "x-fc-stateful-async-invocation-id": invocation_id})
+        # Version 1 and alias prod of the echo service: qualified names reach real snapshots.
+        call("POST", f"/services/{ECHO_SERVICE}/versions", {"description": "v1"})
+        call("POST", f"/services/{ECHO_SERVICE}/aliases", {"aliasName": "prod",
+                                                          "versionId": "1"})
         self.repair()
         link = urlsplit(call("GET", f"{echo}/code").json()["url"])
         query = parse_qs(link.query)
@@ -122,9 +126,11 @@ class World:
             "X-Fc-Stateful-Async-Invocation-Id": ["fz-ok"],
             "package": [link.path.rsplit("/", 1)[1]],
             "Expires": query["Expires"], "Signature": query["Signature"], "If-Match": etags,
+            "version": ["1"], "alias": ["live", "prod"],
         }
         self.mutable = {"service": [TARGET_SERVICE], "function": ["target"],
-                        "trigger": list(TARGET_TRIGGERS), "If-Match": etags}
+                        "trigger": list(TARGET_TRIGGERS), "If-Match": etags,
+                        "version": ["1"], "alias": ["live"]}
         return self
 
     def wait_ended(self, base: str, ids: tuple[str, ...]) -> None:
@@ -151,12 +157,19 @@ class World:
         for name, spec in TARGET_TRIGGERS.items():
             if self.client.call("GET", f"{function}/triggers/{name}").status_code == 404:
                 self.client.ok("POST", f"{function}/triggers", {"triggerName": name, **spec})
+        # Alias live points at the target's newest version (published when there is none).
+        if self.client.call("GET", f"{service}/aliases/live").status_code == 404:
+            versions = self.client.ok("GET", f"{service}/versions").json()["versions"]
+            if not versions:
+                versions = [self.client.ok("POST", f"{service}/versions", {}).json()]
+            self.client.ok("POST", f"{service}/aliases", {
+                "aliasName": "live", "versionId": versions[0]["versionId"]})
 
     def base_values(self, path: str, parameters: tuple[dict[str, Any], ...]) -> dict[str, str]:
         """Parameters of a request that reaches real resources: the target's, or the echo
         functions' for invocations, records and HTTP triggers."""
         values = {"service": TARGET_SERVICE, "function": "target", "trigger": "t-http",
-                  "path": "x/y"}
+                  "path": "x/y", "version": "1", "alias": "live"}
         if "invocation" in path:
             values.update(service=ECHO_SERVICE, function="echo", invocation_id="fz-fail")
         elif "/proxy/" in path:

@@ -20,6 +20,7 @@ from fcompute.api.code import CODE_PATH, LINK_SECONDS
 from fcompute.api.common import API_PREFIX
 from fcompute.api.http import Request, Response, Send
 from fcompute.api.openapi_schemas import (
+    ALIAS_NAME,
     EPOCH_MS,
     FUNCTION_NAME,
     TRIGGER_NAME,
@@ -66,8 +67,15 @@ def parameters() -> dict[str, dict[str, Any]]:
     decimal = "ASCII digits only"
     return {
         "QualifiedService": _param("service", "path", string(pattern=QUALIFIED),
-                                   "service name, optionally '.LATEST'; other qualifiers "
-                                   "answer 404 VersionNotFound or AliasNotFound"),
+                                   "service name, optionally '.{qualifier}': LATEST, a "
+                                   "version id or an alias (404 VersionNotFound or "
+                                   "AliasNotFound when there is none)"),
+        "Version": _param("version", "path", string(pattern="^[0-9]{1,32}$"),
+                          "a version id: 1, 2, ..."),
+        "Alias": _param("alias", "path", ALIAS_NAME),
+        "Direction": _param("direction", "query", string(enum=["BACKWARD", "FORWARD"],
+                                                         default="BACKWARD"),
+                            "BACKWARD lists the newest version first; case-insensitive"),
         "Service": _param("service", "path", string(pattern=pattern(validation.SERVICE_NAME)),
                           "service name (no qualifier)"),
         "Function": _param("function", "path", FUNCTION_NAME),
@@ -225,6 +233,42 @@ def _trigger_paths() -> dict[str, dict[str, Any]]:
     }
 
 
+def _version_paths() -> dict[str, dict[str, Any]]:
+    alias = _ok("the alias", ref("Alias"), etag=True)
+    return {
+        f"{SERVICE}/versions": {
+            "post": _op("publishServiceVersion",
+                        "Publish a version: a snapshot of the service and its functions "
+                        "(400 ServiceNotModified when nothing changed since the newest one)",
+                        {"200": _ok("the version", ref("Version"))}, params=["Service"],
+                        body=ref("VersionPublish"), errors=(413,)),
+            "get": _op("listServiceVersions", "List versions, newest first by default",
+                       {"200": _ok("a page", ref("VersionList"))},
+                       params=["Service", "Limit", "NextToken", "StartKey", "Direction"]),
+        },
+        f"{SERVICE}/versions/{{version}}": {
+            "delete": _op("deleteServiceVersion",
+                          "Delete a version (400 VersionInUse while an alias points at it)",
+                          DELETED, params=["Service", "Version"]),
+        },
+        f"{SERVICE}/aliases": {
+            "post": _op("createAlias", "Create an alias of a version, with optional weights",
+                        {"200": alias}, params=["Service"], body=ref("AliasCreate"),
+                        errors=(409, 413)),
+            "get": _op("listAliases", "List a service's aliases by name",
+                       {"200": _ok("a page", ref("AliasList"))}, params=["Service", *LIST]),
+        },
+        f"{SERVICE}/aliases/{{alias}}": {
+            "get": _op("getAlias", "Get an alias", {"200": alias}, params=["Service", "Alias"]),
+            "put": _op("updateAlias", "Move an alias or change its weights", {"200": alias},
+                       params=["Service", "Alias", "IfMatch"], body=ref("AliasUpdate"),
+                       errors=(412, 413)),
+            "delete": _op("deleteAlias", "Delete an alias", DELETED,
+                          params=["Service", "Alias", "IfMatch"], errors=(412,)),
+        },
+    }
+
+
 def _invocation_paths() -> dict[str, dict[str, Any]]:
     sync = _ok(
         "Sync: the handler's return value (a function error is a 200 with x-fc-error-type "
@@ -363,7 +407,7 @@ def _error_responses() -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     paths = {**_service_paths(), **_function_paths(), **_trigger_paths(),
-             **_invocation_paths(), **_async_paths(), **_other_paths()}
+             **_version_paths(), **_invocation_paths(), **_async_paths(), **_other_paths()}
     return {
         "openapi": "3.1.0",
         "info": {"title": "fcompute: Function Compute 2.0 API", "version": "2016-08-15",

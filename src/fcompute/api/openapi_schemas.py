@@ -83,6 +83,11 @@ def listing(key: str, item: str) -> Schema:
 SERVICE_NAME = string(pattern=pattern(validation.SERVICE_NAME), maxLength=128)
 FUNCTION_NAME = string(pattern=pattern(validation.FUNCTION_NAME), maxLength=64)
 TRIGGER_NAME = string(pattern=pattern(validation.TRIGGER_NAME), maxLength=128)
+ALIAS_NAME = string("not LATEST", pattern=pattern(validation.ALIAS_NAME), maxLength=128)
+VERSION_ID = string("1, 2, ...", pattern="^[0-9]{1,32}$")
+WEIGHTS = {"type": "object", "additionalProperties": {"type": "number", "minimum": 0,
+                                                      "maximum": 1},
+           "description": "share of requests per other version id; they add up to at most 1"}
 DESCRIPTION = string(maxLength=limits.MAX_DESCRIPTION_CHARS)
 ARN = string(maxLength=limits.MAX_ARN_CHARS)
 HANDLER = string("module.function", pattern=pattern(validation.HANDLER),
@@ -276,6 +281,24 @@ def schemas() -> dict[str, Schema]:
         }, description="only the fields to change"),
         "Trigger": trigger,
         "TriggerList": listing("triggers", "Trigger"),
+        "VersionPublish": obj({"description": nullable(DESCRIPTION)}),
+        "Version": obj({"versionId": VERSION_ID, "description": string(),
+                        "createdTime": TIME, "lastModifiedTime": TIME}),
+        "VersionList": obj({"versions": {"type": "array", "items": ref("Version")},
+                            "direction": string(enum=["BACKWARD", "FORWARD"]),
+                            "nextToken": string()}, ("versions",)),
+        "AliasCreate": obj({"aliasName": ALIAS_NAME, "versionId": VERSION_ID,
+                            "description": nullable(DESCRIPTION),
+                            "additionalVersionWeight": nullable(WEIGHTS)},
+                           ("aliasName", "versionId")),
+        "AliasUpdate": obj({"versionId": nullable(VERSION_ID),
+                            "description": nullable(DESCRIPTION),
+                            "additionalVersionWeight": nullable(WEIGHTS)},
+                           description="only the fields to change; {} clears the weights"),
+        "Alias": obj({"aliasName": string(), "versionId": string(), "description": string(),
+                      "additionalVersionWeight": {"type": "object"},
+                      "createdTime": TIME, "lastModifiedTime": TIME}),
+        "AliasList": listing("aliases", "Alias"),
         "AsyncInvokeConfigInput": obj({
             "maxAsyncRetryAttempts": nullable(integer(
                 0, policy.MAX_RETRY_ATTEMPTS, f"default {policy.DEFAULT_MAX_RETRY_ATTEMPTS}")),
