@@ -176,6 +176,7 @@ def test_alias_names_that_are_refused(shared_platform: PlatformProcess,
 BAD_TARGETS: list[tuple[str, Any, str]] = [
     ("99", None, "a missing version"),
     ("0", None, "version zero"),
+    ("LATEST", None, "LATEST is no version"),
     ("1", {"2": 1.5}, "weight above 1"),
     ("1", {"2": -0.1}, "negative weight"),
     ("1", {"2": "0.5"}, "weight as a string"),

@@ -147,3 +147,33 @@ def test_a_queued_event_of_a_version_whose_package_vanished_fails_as_code_gone(
     assert record["qualifier"] == "1"
     assert wait_for(lambda: get_record(platform, service, "fn", queued_id)["attempts"]
                     == record["attempts"], 1)
+
+
+def test_a_queued_pinned_replay_of_a_version_run_whose_package_vanished(
+    platform: PlatformProcess, sdk: fc2.Client
+) -> None:
+    service = unique("svc")
+    deploy(sdk, service, "fn", {"index.py": FAILS.replace("one", "of version one")})
+    assert publish(sdk, service) == "1"
+    set_code(sdk, service, "fn", {"index.py": WORKS})
+    sdk.create_alias(service, "prod", "1")
+    config = httpx.put(f"{platform.endpoint}/2016-08-15/services/{service}.prod/functions/fn"
+                       "/async-invoke-config", json={"maxAsyncRetryAttempts": 0,
+                                                     "maxAsyncEventAgeInSeconds": EVENT_AGE_S},
+                       timeout=30)
+    assert config.status_code == 200, config.text
+    first = httpx.post(f"{platform.endpoint}/2016-08-15/services/{service}.prod/functions/fn"
+                       "/invocations", content=b"x", timeout=30,
+                       headers={"x-fc-invocation-type": "Async",
+                                "x-fc-stateful-async-invocation-id": "on-version"})
+    original = wait_record(platform, service, "fn", accepted_id(first))
+    assert (original["status"], original["versionId"]) == ("Failed", "1")
+    [lost] = stored_packages_holding(platform, b"code of version one fails")
+
+    hold_the_dispatcher(platform, sdk)
+    pinned = replay(platform, service, "fn", "on-version", target="original")
+    assert pinned.status_code == 202, pinned.text
+    remove_package(platform, lost)
+    record = wait_record(platform, service, "fn", pinned.json()["invocationId"],
+                         timeout=HOLD_S + 15)
+    assert_failed_as_code_gone(record)

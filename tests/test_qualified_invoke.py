@@ -234,6 +234,22 @@ def test_http_trigger_runs_the_qualifier_of_the_path_or_else_the_trigger(
     assert_fc_error(proxied(platform, service, "1", "POST"), 404, "TriggerNotFound")
 
 
+def test_a_signed_request_through_a_qualified_path(make_platform: Any) -> None:
+    keyed: PlatformProcess = make_platform(env={"FCOMPUTE_ACCESS_KEY_ID": "AKID-q",
+                                                "FCOMPUTE_ACCESS_KEY_SECRET": "q-secret"})
+    client = fc2.Client(endpoint=keyed.endpoint, accessKeyID="AKID-q",
+                        accessKeySecret="q-secret")
+    service = three_codes(client, "app", files=web)
+    client.create_trigger(service, "app", "http", "http",
+                          {"authType": "function", "methods": ["GET"]}, None, None)
+    signed = client.do_http_request("GET", f"{service}.1", "app", "/signed", params={"a": "b"})
+    assert signed.status_code == 200, signed.text
+    assert (signed.json()["tag"], signed.headers[VERSION_HEADER]) == ("c1", "1")
+    assert proxied(keyed, service, "1").status_code == 403
+    wrong = fc2.Client(endpoint=keyed.endpoint, accessKeyID="AKID-q", accessKeySecret="nope")
+    assert wrong.do_http_request("GET", f"{service}.1", "app", "/").status_code == 403
+
+
 def test_a_trigger_qualifier_must_name_latest_a_version_or_an_alias(
     platform: PlatformProcess, sdk: fc2.Client
 ) -> None:

@@ -151,6 +151,33 @@ def test_version_ids_count_up_and_are_never_reused(shared_client: fc2.Client) ->
             shared_client.get_service(service, qualifier=deleted)
 
 
+def test_versions_and_aliases_outlive_a_restart(platform: PlatformProcess) -> None:
+    client = fc2.Client(endpoint=platform.endpoint, accessKeyID="k", accessKeySecret="s")
+    service = new_service(client)
+    deploy(client, service, "fn", tagged("first"))
+    publish(client, service, "kept")
+    set_code(client, service, "fn", tagged("second"))
+    publish(client, service)
+    set_code(client, service, "fn", tagged("third"))
+    alias = client.create_alias(service, "live", "1", additionalVersionWeight={"2": 0.5})
+    client.update_alias(service, "live", "1", additionalVersionWeight={})
+    client.delete_version(service, "2")
+    etag = client.get_alias(service, "live").headers["etag"]
+
+    platform.restart()
+    [kept] = client.list_versions(service).data["versions"]
+    assert (kept["versionId"], kept["description"]) == ("1", "kept")
+    after = client.get_alias(service, "live")
+    assert after.headers["etag"] == etag
+    assert after.data["createdTime"] == alias.data["createdTime"]
+    assert after.data["additionalVersionWeight"] == {}
+    response = invoke(platform, service, "fn", "live")
+    assert (answer(response)["tag"], ran_on(response)) == ("first", "1")
+    assert answer(invoke(platform, service, "fn"))["tag"] == "third"
+    # The deleted id stays used across the restart.
+    assert publish(client, service) == "3"
+
+
 def test_publishing_with_nothing_changed_is_refused(shared_client: fc2.Client) -> None:
     service = new_service(shared_client)
     deploy(shared_client, service, "fn", tagged("same"))
