@@ -6,6 +6,7 @@ Also ``GET .../services/{s}/functions/{f}/async-invoke-configs`` (every qualifie
 from __future__ import annotations
 
 from fcompute import limits
+from fcompute.api import render_async
 from fcompute.api.common import API_PREFIX, split_qualifier, unqualified
 from fcompute.api.http import Request, Response, Send, json_response, no_content
 from fcompute.api.routing import Router
@@ -46,12 +47,12 @@ class AsyncConfigApi:
         service, function, qualifier = self._target(request)
         config = parse_config(await request.json(limits.MAX_ENV_BYTES * 4), self._parser)
         stored = await self._configs.put(service, function, qualifier, config)
-        return json_response(stored.to_api(service, function, qualifier))
+        return json_response(render_async.async_config(stored, service, function, qualifier))
 
     async def get(self, request: Request, _send: Send) -> Response:
         service, function, qualifier = self._target(request)
         config = await self._configs.get(service, function, qualifier)
-        return json_response(config.to_api(service, function, qualifier))
+        return json_response(render_async.async_config(config, service, function, qualifier))
 
     async def delete(self, request: Request, _send: Send) -> Response:
         service, function, qualifier = self._target(request)
@@ -63,6 +64,6 @@ class AsyncConfigApi:
                                         request.params["function"])
         configs = await self._configs.list(service, function)
         return json_response({
-            "configs": [c.to_api(service, function, q) for q, c in configs],
+            "configs": [render_async.async_config(c, service, function, q) for q, c in configs],
             "nextToken": None,
         })

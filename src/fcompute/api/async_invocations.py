@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from fcompute import limits, validation
+from fcompute.api import render_async
 from fcompute.api.common import API_PREFIX, list_limit, split_qualifier
 from fcompute.api.http import Request, Response, Send, json_response
 from fcompute.api.routing import Router
@@ -124,7 +125,7 @@ class AsyncInvocationsApi:
         ))
         include_payload = _flag(request, "includePayload", False)
         data: dict[str, object] = {
-            "invocations": [r.to_api(include_payload) for r in page.items],
+            "invocations": [render_async.invocation(r, include_payload) for r in page.items],
         }
         if page.next_token:
             data["nextToken"] = page.next_token
@@ -133,13 +134,14 @@ class AsyncInvocationsApi:
     async def get(self, request: Request, _send: Send) -> Response:
         service, function = self._target(request)
         record = await self._invocations.get(service, function, request.params["invocation_id"])
-        return json_response(record.to_api(_flag(request, "includePayload", True)))
+        include_payload = _flag(request, "includePayload", True)
+        return json_response(render_async.invocation(record, include_payload))
 
     async def stop(self, request: Request, _send: Send) -> Response:
         service, function = self._target(request)
         record = await self._invocations.stop(service, function,
                                               request.params["invocation_id"])
-        return json_response(record.to_api(include_payload=False))
+        return json_response(render_async.invocation(record, include_payload=False))
 
     async def replay(self, request: Request, _send: Send) -> Response:
         service, function = self._target(request)
@@ -154,6 +156,6 @@ class AsyncInvocationsApi:
         record = await self._invocations.replay(
             service, function, request.params["invocation_id"], target, request.request_id
         )
-        response = json_response(record.to_api(include_payload=False), status=202)
+        response = json_response(render_async.invocation(record, include_payload=False), status=202)
         response.headers.append((INVOCATION_ID_HEADER, record.invocation_id))
         return response

@@ -41,24 +41,6 @@ class AsyncInvokeConfig:
     def limits(self) -> policy.RetryLimits:
         return policy.RetryLimits(self.max_retry_attempts, self.max_event_age_s)
 
-    def to_api(self, service: str, function: str, qualifier: str) -> JsonDict:
-        destinations: JsonDict = {}
-        if self.on_success:
-            destinations["onSuccess"] = {"destination": self.on_success}
-        if self.on_failure:
-            destinations["onFailure"] = {"destination": self.on_failure}
-        return {
-            "service": service,
-            "function": function,
-            "qualifier": qualifier,
-            "maxAsyncRetryAttempts": self.max_retry_attempts,
-            "maxAsyncEventAgeInSeconds": self.max_event_age_s,
-            "destinationConfig": destinations,
-            "statefulInvocation": self.stateful_invocation,
-            "createdTime": self.created,
-            "lastModifiedTime": self.modified,
-        }
-
 
 DEFAULT = AsyncInvokeConfig()
 

@@ -1,7 +1,7 @@
 """The invocation record: what happened to one async invocation, attempt by attempt.
 
 Records are immutable snapshots read from the queue (``fcompute.asyncinvoke.queue``);
-``to_api`` renders the camelCase JSON of the stateful-async-invocation API.
+the FC front door renders them (``api/render_async.py``).
 """
 
 from __future__ import annotations
@@ -88,13 +88,14 @@ class CodeVersion:
     function_etag: str
     version_id: str = "LATEST"
 
-    def to_api(self) -> JsonDict:
+    def to_json(self) -> JsonDict:
+        """How queues store it (the API shows the same fields: ``api/render_async.py``)."""
         return {"qualifier": self.qualifier, "versionId": self.version_id,
                 "codeChecksum": self.code_checksum, "codeDigest": self.code_digest,
                 "functionEtag": self.function_etag}
 
     @classmethod
-    def from_api(cls, data: JsonDict) -> CodeVersion:
+    def from_json(cls, data: JsonDict) -> CodeVersion:
         # Records written before versions existed name no version: they ran LATEST.
         return cls(str(data["qualifier"]), str(data["codeChecksum"]), str(data["codeDigest"]),
                    str(data["functionEtag"]), str(data.get("versionId", "LATEST")))
@@ -110,16 +111,6 @@ class Attempt:
     error: JsonDict | None = None
     version: CodeVersion | None = None
 
-    def to_api(self) -> JsonDict:
-        return {
-            "attempt": self.number,
-            "requestId": self.request_id,
-            "status": self.status.value,
-            "startedTime": self.started_ms,
-            "endTime": self.ended_ms,
-            "error": self.error,
-            "version": self.version.to_api() if self.version else None,
-        }
 
 
 @dataclass(frozen=True)
@@ -134,18 +125,6 @@ class Delivery:
     ended_ms: int | None
     attempts: list[Attempt] = field(default_factory=list)
 
-    def to_api(self) -> JsonDict:
-        last_error = next((a.error for a in reversed(self.attempts) if a.error), None)
-        return {
-            "deliveryId": self.delivery_id,
-            "condition": self.condition.value,
-            "destination": self.destination,
-            "status": self.status.value,
-            "createdTime": self.created_ms,
-            "endTime": self.ended_ms,
-            "attempts": [a.to_api() for a in self.attempts],
-            "lastError": last_error,
-        }
 
 
 def payload_fields(prefix: str, data: bytes | None) -> JsonDict:
@@ -189,33 +168,3 @@ class InvocationRecord:
         if not self.deliveries:
             return ""
         return ",".join(d.status.value for d in self.deliveries)
-
-    def to_api(self, include_payload: bool = True) -> JsonDict:
-        version = self.version
-        data: JsonDict = {
-            "invocationId": self.invocation_id,
-            "requestId": self.request_id,
-            "serviceName": self.service,
-            "functionName": self.function,
-            "qualifier": self.qualifier,
-            "status": self.status.value,
-            # FC's name for when the invocation started: here, when it was accepted.
-            "startedTime": self.created_ms,
-            "endTime": self.ended_ms,
-            "alreadyRetriedTimes": max(0, len(self.attempts) - 1),
-            "functionErrors": self.function_errors,
-            "systemErrors": self.system_errors,
-            "invocationErrorMessage": (self.error or {}).get("errorMessage", ""),
-            "error": self.error,
-            "version": version.to_api() if version else None,
-            "versionId": version.version_id if version else None,
-            "replayOf": self.replay_of,
-            "replayedBy": list(self.replayed_by),
-            "attempts": [a.to_api() for a in self.attempts],
-            "destinationStatus": self.destination_status(),
-            "destinations": [d.to_api() for d in self.deliveries],
-        }
-        if include_payload:
-            data.update(payload_fields("invocationPayload", self.payload))
-            data.update(payload_fields("returnPayload", self.result))
-        return data

@@ -144,11 +144,11 @@ def load_json(text: str | None) -> Any:
 
 
 def dump_version(version: CodeVersion | None) -> str | None:
-    return None if version is None else dump_json(version.to_api())
+    return None if version is None else dump_json(version.to_json())
 
 
 def load_version(text: str | None) -> CodeVersion | None:
-    return None if text is None else CodeVersion.from_api(json.loads(text))
+    return None if text is None else CodeVersion.from_json(json.loads(text))
 
 
 def attempt_of(row: sqlite3.Row) -> Attempt:
