@@ -81,18 +81,22 @@ class AsyncInvocations:
                     'code; replay it with {"target": "latest"}',
                     code="InvocationNotReplayable",
                 )
-            if ran.version_id != LATEST:
-                qualifier = ran.version_id  # a published version is immutable: run it again
-            elif not self._codestore.contains(ran.code_digest):
+            if not self._codestore.contains(ran.code_digest):
                 raise errors.Conflict(
                     f"the code async invocation '{invocation_id}' ran on "
                     f"({ran.code_checksum}) is no longer stored",
                     code="CodeNotFound",
                 )
-            else:
-                pinned = ran
+            # The same qualifier (its config and destinations), pinned to what it ran: a
+            # published version by id (immutable), LATEST by its code.
+            pinned = ran
+            if ran.version_id != LATEST:
+                qualifier = ran.version_id
         # A clear 404 if it was deleted; a replay runs on the function that has the name now.
         current = await self._catalog.resolve(FunctionRef(service, qualifier, function))
+        if qualifier != original.qualifier:
+            current = Resolved(current.service, current.function, original.qualifier,
+                               current.version)
         new_id = await self.submit(
             target=current, payload=original.payload,
             request_id=request_id, invocation_id=str(uuid.uuid4()), pinned=pinned,

@@ -34,6 +34,7 @@ from fcompute.asyncinvoke.records import (
 from fcompute.codestore.base import CodeStore
 from fcompute.invoke.catalog import FunctionCatalog, FunctionRef, Resolved
 from fcompute.invoke.invoker import Invoker
+from fcompute.model import LATEST
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +111,17 @@ class Worker:
                     resolved = await self._resolve(job)
                 except errors.NotFound as exc:
                     return self._gone(job, exc)
-                if job.pinned is not None:
-                    if not self._codestore.contains(job.pinned.code_digest):
-                        return self._failed(job, config, {
-                            "errorType": policy.CODE_GONE,
-                            "errorMessage": f"code {job.pinned.code_checksum} is no longer "
-                                            "stored",
-                        }, None)
+                if job.pinned is not None and job.pinned.version_id == LATEST:
                     resolved = pin(resolved, job.pinned)
+                # A package that vanished from the code store cannot come back: the event
+                # fails now, as the function's code being gone, instead of being retried.
+                if not self._codestore.contains(resolved.function.code.digest):
+                    return self._failed(job, config, {
+                        "errorType": policy.CODE_GONE,
+                        "errorMessage": f"code {resolved.function.code.checksum} of "
+                                        f"{resolved.ref} (version {resolved.version}) is no "
+                                        "longer stored",
+                    }, None)
                 version = version_of(resolved)
                 result = await self._invoker.invoke(resolved, job.payload,
                                                     request_id=job.request_id)
@@ -134,10 +138,20 @@ class Worker:
         return self._failed(job, config, error, version)
 
     async def _resolve(self, job: Job) -> Resolved:
-        """The function the event was sent to; ``NotFound`` saying why if it is gone."""
+        """The function the event was sent to; ``NotFound`` saying why if it is gone.
+
+        A replay pinned to a published version runs that version, still as the qualifier
+        it was sent to (whose async config and destinations apply).
+        """
+        pinned = job.pinned
+        qualifier = job.qualifier if pinned is None or pinned.version_id == LATEST \
+            else pinned.version_id
         try:
             resolved = await self._catalog.resolve(
-                FunctionRef(job.service, job.qualifier, job.function))
+                FunctionRef(job.service, qualifier, job.function))
+            if qualifier != job.qualifier:
+                resolved = Resolved(resolved.service, resolved.function, job.qualifier,
+                                    resolved.version)
         except errors.NotFound as exc:
             if job.function_id is None:
                 raise
