@@ -261,3 +261,24 @@ def test_an_alias_change_applies_from_the_next_request(
     assert_fc_error(invoke(shared_platform, service, "fn", "live"), 404, "AliasNotFound")
     shared_client.create_alias(service, "live", "2")
     assert ran_on(invoke(shared_platform, service, "fn", "live")) == "2"
+
+
+def test_what_a_trigger_names_cannot_be_deleted_while_it_does(
+    shared_client: fc2.Client,
+) -> None:
+    service = service_with_versions(shared_client, 2)
+    shared_client.create_alias(service, "prod", "1")
+    http = {"authType": "anonymous", "methods": ["GET"]}
+    shared_client.create_trigger(service, "fn", "web", "http", http, None, None)
+    shared_client.update_trigger(service, "fn", "web", qualifier="prod")
+    with raises_fc(400, "AliasInUse") as refused:
+        shared_client.delete_alias(service, "prod")
+    assert "trigger 'web'" in refused.value.message
+    assert shared_client.get_alias(service, "prod").data["versionId"] == "1"
+    shared_client.update_trigger(service, "fn", "web", qualifier="2")
+    with raises_fc(400, "VersionInUse"):
+        shared_client.delete_version(service, "2")
+    # Pointed elsewhere, both can go.
+    shared_client.update_trigger(service, "fn", "web", qualifier="LATEST")
+    shared_client.delete_alias(service, "prod")
+    shared_client.delete_version(service, "2")

@@ -82,6 +82,23 @@ def _alias_row(conn: Connection, svc: Any, name: str) -> Any:
     return row
 
 
+def _refuse_if_a_trigger_names(conn: Connection, svc: Any, qualifier: str, what: str) -> None:
+    """Triggers name their qualifier: what one names cannot go while it does."""
+    triggers, functions = schema.triggers, schema.functions
+    row = conn.execute(
+        sa.select(triggers.c.name, functions.c.name.label("function"))
+        .join(functions, functions.c.id == triggers.c.function_id)
+        .where(functions.c.service_id == svc.id, triggers.c.qualifier == qualifier)
+        .limit(1)
+    ).first()
+    if row is not None:
+        raise errors.InvalidArgument(
+            f"{what} of service '{svc.name}' is in use by trigger '{row.name}' of function "
+            f"'{row.function}'; change the trigger's qualifier or delete the trigger first",
+            code="VersionInUse" if what.startswith("version") else "AliasInUse",
+        )
+
+
 def _snapshot_service(svc: Any, row: Any) -> Service:
     return Service(name=svc.name, id=svc.id,
                    config=snapshots.service_config_from(row.service_config),
@@ -260,6 +277,7 @@ class VersionRows:
                         f"'{alias.name}'; point the alias elsewhere first",
                         code="VersionInUse",
                     )
+            _refuse_if_a_trigger_names(conn, svc, str(number), f"version {version_id}")
             vf = schema.version_functions
             held = list(conn.execute(sa.select(vf.c.function_id, vf.c.code_digest).where(
                 vf.c.service_id == svc.id, vf.c.version_id == number)))
@@ -380,6 +398,7 @@ class VersionRows:
             svc = service_row(conn, service)
             row = _alias_row(conn, svc, name)
             check_etag(row.etag, if_match, f"alias '{name}'")
+            _refuse_if_a_trigger_names(conn, svc, name, f"alias '{name}'")
             table = schema.aliases
             conn.execute(table.delete().where(table.c.service_id == svc.id,
                                               table.c.name == name))
