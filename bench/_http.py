@@ -8,18 +8,21 @@ are parsed only as far as framing needs (status line, ``content-length``).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
+# One request, or several sent in turn (cycled through): a mix of targets, in the order given.
+Requests = bytes | Sequence[bytes]
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 
 
@@ -86,21 +89,31 @@ class BlockingClient:
         self._sock.close()
 
 
-def measure_latency(host: str, port: int, request: bytes, seconds: float,
+def request_source(requests: Requests) -> Callable[[], bytes]:
+    """What sends next: always the one request, or the next of the sequence, cycling."""
+    if isinstance(requests, bytes):
+        return itertools.repeat(requests).__next__
+    return itertools.cycle(requests).__next__
+
+
+def measure_latency(host: str, port: int, request: Requests, seconds: float,
                     max_requests: int = 200_000) -> list[float]:
     """Sequential requests on one connection for ``seconds``; latencies in seconds."""
     client = BlockingClient(host, port)
+    next_request = request_source(request)
     try:
-        first = client.call(request)
-        if first.status != 200:
-            raise RuntimeError(f"benchmark request failed: {first.status} {first.body[:200]!r}")
+        for distinct in [request] if isinstance(request, bytes) else sorted(set(request)):
+            first = client.call(distinct)
+            if first.status != 200:
+                raise RuntimeError(
+                    f"benchmark request failed: {first.status} {first.body[:200]!r}")
         samples: list[float] = []
         clock = time.perf_counter
         stop = clock() + seconds
         call = client.call
         while len(samples) < max_requests:
             began = clock()
-            call(request)
+            call(next_request())
             ended = clock()
             samples.append(ended - began)
             if ended >= stop:
@@ -133,13 +146,34 @@ wrk.body = ""
 wrk.headers["Content-Type"] = "application/octet-stream"
 """
 
+# A share of the requests to another path: each request is drawn in the script (formatted
+# once, in init), which costs wrk a Lua call per request that the plain script does not.
+_WRK_SPLIT = """\
+local main, other
+init = function(args)
+  main = wrk.format(nil, "{main}")
+  other = wrk.format(nil, "{other}")
+end
+request = function()
+  if math.random() < {share!r} then return other end
+  return main
+end
+"""
 
-def wrk_throughput(host: str, port: int, path: str, connections: int,
-                   seconds: float) -> Throughput:
-    """Runs wrk with one thread (the other vCPU is the server's) and parses its summary."""
+
+def wrk_throughput(host: str, port: int, path: str, connections: int, seconds: float,
+                   split: tuple[str, float] | None = None) -> Throughput:
+    """Runs wrk with one thread (the other vCPU is the server's) and parses its summary.
+
+    With ``split`` (another path, a share), that share of the requests goes to the other
+    path, drawn request by request.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
-        script.write_text(_WRK_SCRIPT)
+        text = _WRK_SCRIPT
+        if split is not None:
+            text += _WRK_SPLIT.format(main=path, other=split[0], share=split[1])
+        script.write_text(text)
         duration = max(1, round(seconds))
         out = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script),
@@ -164,8 +198,8 @@ def wrk_throughput(host: str, port: int, path: str, connections: int,
 class _LoadConnection(asyncio.Protocol):
     """Sends the next request as soon as the previous response is complete."""
 
-    def __init__(self, request: bytes, state: _LoadState) -> None:
-        self._request = request
+    def __init__(self, state: _LoadState) -> None:
+        self._next_request = state.next_request
         self._state = state
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
@@ -177,7 +211,7 @@ class _LoadConnection(asyncio.Protocol):
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._state.take()
-        self._transport.write(self._request)
+        self._transport.write(self._next_request())
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
@@ -193,11 +227,12 @@ class _LoadConnection(asyncio.Protocol):
             state.completed += 1
             state.answered()
             if state.running and self._transport is not None and state.take():
-                self._transport.write(self._request)
+                self._transport.write(self._next_request())
 
 
 @dataclass
 class _LoadState:
+    next_request: Callable[[], bytes]
     expect: bytes = b"200"
     total: int | None = None  # requests to send in all; None: until ``running`` turns False
     finished: asyncio.Future[None] | None = None  # resolved at the ``total``-th answer
@@ -218,21 +253,21 @@ class _LoadState:
             finished.set_result(None)
 
 
-async def _connect(host: str, port: int, request: bytes, state: _LoadState,
+async def _connect(host: str, port: int, state: _LoadState,
                    connections: int) -> list[asyncio.BaseTransport]:
     loop = asyncio.get_running_loop()
     transports: list[asyncio.BaseTransport] = []
     for _ in range(connections):
         transport, _protocol = await loop.create_connection(
-            lambda: _LoadConnection(request, state), host, port)
+            lambda: _LoadConnection(state), host, port)
         transports.append(transport)
     return transports
 
 
-async def _python_load(host: str, port: int, request: bytes, connections: int,
+async def _python_load(host: str, port: int, request: Requests, connections: int,
                        seconds: float, expect: bytes) -> Throughput:
-    state = _LoadState(expect=expect)
-    transports = await _connect(host, port, request, state, connections)
+    state = _LoadState(request_source(request), expect=expect)
+    transports = await _connect(host, port, state, connections)
     await asyncio.sleep(0.2)  # let every connection reach steady state before counting
     start_count, began = state.completed, time.perf_counter()
     await asyncio.sleep(seconds)
@@ -252,7 +287,7 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
 
 
-def python_throughput(host: str, port: int, request: bytes, connections: int,
+def python_throughput(host: str, port: int, request: Requests, connections: int,
                       seconds: float, expect: bytes = b"200") -> Throughput:
     """Fallback when wrk is missing: asyncio keep-alive connections (uvloop if present).
 
@@ -264,8 +299,8 @@ def python_throughput(host: str, port: int, request: bytes, connections: int,
 async def _send_count(host: str, port: int, request: bytes, count: int, connections: int,
                       expect: bytes) -> int:
     finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    state = _LoadState(expect=expect, total=count, finished=finished)
-    transports = await _connect(host, port, request, state, min(connections, count))
+    state = _LoadState(request_source(request), expect=expect, total=count, finished=finished)
+    transports = await _connect(host, port, state, min(connections, count))
     await finished
     for transport in transports:
         transport.close()
