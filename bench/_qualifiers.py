@@ -19,7 +19,12 @@ requests with their own transports.
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 API = "/2016-08-15"
 ALIAS = "prod"
@@ -28,6 +33,9 @@ WEIGHTED_VERSION = "2"
 WEIGHT = 0.3
 SOLO_ALIAS = "solo"
 SOLO_WEIGHT = 1e-9  # kept by the resolver (it drops only zero weights), next to never drawn
+TWIN = "noop-twin"  # the same handler as another LATEST function: the split without an alias
+SPLIT_SEED = 20160815
+SPLIT_CYCLE = 1000  # clients cycle through this many pre-drawn choices
 
 # Accepted by --qualifiers: which qualified targets to measure next to LATEST.
 CHOICES = {
@@ -66,6 +74,12 @@ def control_requests(service: str) -> list[SetupRequest]:
     body = {"aliasName": SOLO_ALIAS, "versionId": ALIAS_VERSION,
             "additionalVersionWeight": {WEIGHTED_VERSION: SOLO_WEIGHT}}
     return [SetupRequest("POST", f"{API}/services/{service}/aliases", json.dumps(body).encode())]
+
+
+def split(main: T, other: T, share: float = WEIGHT) -> Sequence[T]:
+    """A fixed pseudo-random sequence with ``share`` of ``other``, drawn as the alias draws."""
+    draw = random.Random(SPLIT_SEED).random
+    return [other if draw() < share else main for _ in range(SPLIT_CYCLE)]
 
 
 def invoke_path(service: str, qualifier: str, function: str) -> str:

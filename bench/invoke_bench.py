@@ -26,7 +26,6 @@ import base64
 import io
 import json
 import os
-import random
 import shutil
 import statistics
 import sys
@@ -56,9 +55,6 @@ from _servers import Server, start_floor, start_platform
 API = "/2016-08-15"
 SERVICE = "bench"
 FUNCTION = "noop"
-TWIN = "noop-twin"  # the same handler as another function: the control without an alias
-SPLIT_SEED = 20160815
-SPLIT_CYCLE = 1000  # the latency client cycles through this many pre-drawn requests
 NOOP_CODE = "def handler(event, context):\n    return b\"\"\n"
 
 # The targets of the platform-core issue, on 2 vCPUs.
@@ -90,8 +86,7 @@ class Target:
         if not self.split_path:
             return main
         other = build_request(self.server.host, self.server.port, "POST", self.split_path)
-        draw = random.Random(SPLIT_SEED).random
-        return [other if draw() < self.split_share else main for _ in range(SPLIT_CYCLE)]
+        return _qualifiers.split(main, other, self.split_share)
 
 
 def code_zip(source: str) -> str:
@@ -159,13 +154,13 @@ def control_targets(base: Target, api: httpx.Client) -> list[Target]:
     resolution on one pool, and the traffic split over two pools without an alias."""
     for step in _qualifiers.control_requests(SERVICE):
         api.request(step.method, step.path, content=step.body).raise_for_status()
-    create_function(api, TWIN, NOOP_CODE)
+    create_function(api, _qualifiers.TWIN, NOOP_CODE)
     prefix = "" if base.name == "platform" else f"{base.name} "
     return [
         Target(prefix + _qualifiers.label(_qualifiers.SOLO_ALIAS), base.server,
                _qualifiers.invoke_path(SERVICE, _qualifiers.SOLO_ALIAS, FUNCTION), base=base),
         Target(prefix + "2 functions", base.server, INVOKE_PATH, base=base,
-               split_path=_qualifiers.invoke_path(SERVICE, "", TWIN),
+               split_path=_qualifiers.invoke_path(SERVICE, "", _qualifiers.TWIN),
                split_share=_qualifiers.WEIGHT),
     ]
 
