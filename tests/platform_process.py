@@ -25,6 +25,7 @@ class PlatformProcess:
         self.args = list(args)
         self.env = env or {}
         self.port = free_port()
+        self.storage_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
 
@@ -32,13 +33,19 @@ class PlatformProcess:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def storage_endpoint(self) -> str:
+        """The object store (S3 and OSS APIs)."""
+        return f"http://127.0.0.1:{self.storage_port}"
+
     def start(self) -> PlatformProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FCOMPUTE_")}
         env.update(self.env)
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fcompute.cli.main", "serve", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), *self.args],
+             "--storage-port", str(self.storage_port), "--data-dir", str(self.data_dir),
+             *self.args],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
         log.close()

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import API, wait_for
-from tests.platform_process import PlatformProcess
+from tests.platform_process import PlatformProcess, free_port
 
 PARTIAL_HEAD = b"GET /2016-08-15/services HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 
@@ -38,7 +38,7 @@ class LimitedPlatform(PlatformProcess):
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fcompute.cli.main", "serve", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), *self.args],
+             "--storage-port", str(free_port()), "--data-dir", str(self.data_dir), *self.args],
             stdout=log, stderr=subprocess.STDOUT,
             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)),
         )

@@ -179,7 +179,7 @@ def run_serve(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Com
     clean.update(env)
     proc = subprocess.Popen(
         [sys.executable, "-m", "fcompute.cli.main", "serve", "--port", str(port),
-         "--data-dir", str(tmp_path / "data"), *args],
+         "--storage-port", str(free_port()), "--data-dir", str(tmp_path / "data"), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean,
     )
     try:

@@ -9,12 +9,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_PORT = 9000
+DEFAULT_STORAGE_PORT = 9001
 
 
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    # The object store's port (S3 and OSS APIs), on the same host.
+    storage_port: int = DEFAULT_STORAGE_PORT
     data_dir: Path = Path("./fcompute-data")
     # Access keys: id -> secret. Empty means unsigned requests are accepted (loopback only).
     access_keys: dict[str, str] = field(default_factory=dict)
@@ -59,6 +62,11 @@ class Settings:
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
+
+    @property
+    def storage_endpoint(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.storage_port}"
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -45,6 +45,11 @@ from fcompute.control.versions import VersionsControl
 from fcompute.invoke.catalog import FunctionCatalog
 from fcompute.invoke.invoker import Invoker
 from fcompute.invoke.logfiles import LogFiles
+from fcompute.objectstore.credentials import StorageKeys
+from fcompute.objectstore.engine import ObjectStore
+from fcompute.objectstore.oss import OssApi
+from fcompute.objectstore.s3 import S3Api
+from fcompute.objectstore.server import StorageApp
 from fcompute.pool.factory import InstanceFactory
 from fcompute.pool.pool import InstancePool, PoolLimits
 from fcompute.sandbox.base import Sandbox
@@ -101,8 +106,11 @@ class Platform:
     deliverer: Deliverer
     code_collector: CodeCollector
     events: ChangeEvents
+    objects: ObjectStore
+    storage_keys: StorageKeys
 
     async def start(self) -> None:
+        await self.objects.open()
         await self.sandbox.open()
         self.pool.start_reaper()
         await self.queue.start()
@@ -143,7 +151,12 @@ def build_platform(settings: Settings) -> Platform:
     catalog = FunctionCatalog(store, settings.function_cache_seconds)
     logs = LogFiles(data_dir / "logs")
     invoker = Invoker(settings, catalog, pool, logs)
-    links = CodeLinks(platform_secret(data_dir), codestore)
+    secret = platform_secret(data_dir)
+    links = CodeLinks(secret, codestore)
+    objects = ObjectStore(data_dir / "storage")
+    storage_keys = StorageKeys(settings.access_keys, secret)
+    storage = StorageApp(S3Api(objects, storage_keys, settings.region),
+                         OssApi(objects, storage_keys, settings.region))
 
     # Async invocations: durable queue, dispatcher, destinations, records.
     queue = SqliteQueue(data_dir / "async")
@@ -195,7 +208,8 @@ def build_platform(settings: Settings) -> Platform:
 
     platform: Platform
     app = FcApp(router, settings.access_keys,
-                on_startup=lambda: platform.start(), on_shutdown=lambda: platform.close())
+                on_startup=lambda: platform.start(), on_shutdown=lambda: platform.close(),
+                storage=storage, storage_port=settings.storage_port)
     platform = Platform(settings, database, store, sandbox, pool, invoker, app, queue, dispatcher,
-                        async_configs, deliverer, code_collector, events)
+                        async_configs, deliverer, code_collector, events, objects, storage_keys)
     return platform

@@ -21,17 +21,17 @@ class PortInUseError(Exception):
     pass
 
 
-def bind(settings: Settings) -> socket.socket:
+def bind(settings: Settings, port: int, what: str = "") -> socket.socket:
     """Binds before anything else starts, so a busy port fails fast with a clear message."""
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((settings.host, settings.port))
+        sock.bind((settings.host, port))
     except OSError as exc:
         sock.close()
         raise PortInUseError(
-            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
+            f"cannot listen on {settings.host}:{port}{what}: {exc.strerror}"
         ) from None
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -59,10 +59,13 @@ def serve(settings: Settings, connections: ConnectionSettings | None = None) -> 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    listener = bind(settings)
+    listener = bind(settings, settings.port)
+    storage = bind(settings, settings.storage_port,
+                   " (the object store's port; choose another with --storage-port)")
     guard = connection_guard(connections or ConnectionSettings())
     platform = build_platform(settings)
     log.info("fcompute listening on http://%s:%d", settings.host, settings.port)
+    log.info("object storage (S3 and OSS APIs) on %s", settings.storage_endpoint)
     log.info("data directory: %s (metadata %s)", settings.data_dir.resolve(), settings.database)
     log.info("signatures: %s", "required" if settings.access_keys else
              "not required (no access keys configured, loopback only)")
@@ -81,4 +84,4 @@ def serve(settings: Settings, connections: ConnectionSettings | None = None) -> 
         log_level="warning",
         timeout_keep_alive=75,
     )
-    uvicorn.Server(config).run(sockets=[listener])
+    uvicorn.Server(config).run(sockets=[listener, storage])

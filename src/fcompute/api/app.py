@@ -26,15 +26,25 @@ class FcApp:
         access_keys: dict[str, str],
         on_startup: Callable[[], Awaitable[None]],
         on_shutdown: Callable[[], Awaitable[None]],
+        storage: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
+        storage_port: int = 0,
     ) -> None:
         self._router = router
+        # The object store shares the process and the server: its requests arrive on its
+        # own port.
+        self._storage = storage
+        self._storage_port = storage_port
         self._keys = access_keys
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
+            server = scope.get("server")
+            if self._storage is not None and server and server[1] == self._storage_port:
+                await self._storage(scope, receive, send)
+            else:
+                await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 

@@ -9,7 +9,13 @@ from pathlib import Path
 
 from fcompute.cli import aliases, async_commands, deploy, invoke, listing, remove, versions
 from fcompute.cli.common import add_endpoint_option
-from fcompute.config import DEFAULT_PORT, Settings, UnsafeBindError, access_keys_from_env
+from fcompute.config import (
+    DEFAULT_PORT,
+    DEFAULT_STORAGE_PORT,
+    Settings,
+    UnsafeBindError,
+    access_keys_from_env,
+)
 from fcompute.serving.settings import ConnectionSettings
 
 # Command groups besides serve: each module's register(commands) adds its subcommands.
@@ -34,6 +40,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(
         host=args.host,
         port=args.port,
+        storage_port=args.storage_port,
         data_dir=Path(args.data_dir),
         access_keys=access_keys_from_env(),
         database_url=args.database_url,
@@ -81,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="start the platform")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--storage-port", type=int, default=DEFAULT_STORAGE_PORT,
+                       help="port of the object store (S3 and OSS APIs; default "
+                            f"{DEFAULT_STORAGE_PORT})")
     serve.add_argument("--data-dir", default="./fcompute-data")
     serve.add_argument("--database-url", default="", help="SQLAlchemy URL (default: SQLite)")
     serve.add_argument("--keep-alive", type=float, default=600.0,
