@@ -70,6 +70,19 @@ class StorageKeys:
         """The secret to check a signature with, or None when the key is not valid now."""
         if not access_key_id.startswith(TEMPORARY_PREFIX):
             return self._keys.get(access_key_id)
+        if self._claims(access_key_id, security_token) is None:
+            return None
+        return self._secret_of(access_key_id)
+
+    def scope(self, access_key_id: str, security_token: str = "") -> str:
+        """Whom temporary credentials were issued to ("" for the platform's own keys or
+        credentials not valid now): lets the store tell a function's own writes apart."""
+        claims = self._claims(access_key_id, security_token)
+        return "" if claims is None else str(claims.get("s", ""))
+
+    def _claims(self, access_key_id: str, security_token: str) -> dict[str, object] | None:
+        if not access_key_id.startswith(TEMPORARY_PREFIX):
+            return None
         payload, _, seal = security_token.partition(".")
         expected = _b64(hmac.new(self._seal, payload.encode(), "sha256").digest())
         if not payload or not hmac.compare_digest(seal, expected):
@@ -78,6 +91,8 @@ class StorageKeys:
             claims = json.loads(_unb64(payload))
         except ValueError:
             return None
-        if claims.get("k") != access_key_id or float(claims.get("e", 0)) < time.time():
+        if not isinstance(claims, dict) or claims.get("k") != access_key_id:
             return None
-        return self._secret_of(access_key_id)
+        if float(claims.get("e", 0)) < time.time():
+            return None
+        return claims

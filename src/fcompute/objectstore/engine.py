@@ -341,6 +341,7 @@ class ObjectStore:
         self, bucket: str, key: str, body: AsyncIterator[bytes], new: NewObject, *,
         verify: Verify | None = None, want_sha256: bool = False,
         event: str = "ObjectCreated:PutObject", source_ip: str = "", request_id: str = "",
+        actor: str = "",
     ) -> ObjectInfo:
         self._bucket(bucket)
         check_key(key)
@@ -350,10 +351,10 @@ class ObjectStore:
                           last_modified=time.time(), content_type=new.content_type,
                           metadata=dict(new.metadata), headers=dict(new.headers),
                           crc64=digests.crc64, checksums=dict(new.checksums))
-        return await self._install(writer, info, event, source_ip, request_id)
+        return await self._install(writer, info, event, source_ip, request_id, actor)
 
     async def _install(self, writer: ObjectWriter, info: ObjectInfo, event: str,
-                       source_ip: str, request_id: str) -> ObjectInfo:
+                       source_ip: str, request_id: str, actor: str = "") -> ObjectInfo:
         try:
             await asyncio.to_thread(writer.finish, info.describe())
             async with self._lock(info.bucket, info.key):
@@ -369,7 +370,7 @@ class ObjectStore:
             name=event, bucket=info.bucket, key=info.key, size=info.size, etag=info.etag,
             delta_size=info.size - (previous.size if previous else 0),
             content_type=info.content_type, metadata=info.metadata, time=info.last_modified,
-            source_ip=source_ip, request_id=request_id))
+            source_ip=source_ip, request_id=request_id, actor=actor))
         return info
 
     async def _announce(self, event: ObjectEvent) -> None:
@@ -403,7 +404,7 @@ class ObjectStore:
 
     async def delete_object(self, bucket: str, key: str, *,
                             event: str = "ObjectRemoved:DeleteObject", source_ip: str = "",
-                            request_id: str = "") -> bool:
+                            request_id: str = "", actor: str = "") -> bool:
         """Deletes the object; False if there was none (not an error, as in S3 and OSS)."""
         target = self._bucket(bucket)
         async with self._lock(bucket, key):
@@ -416,12 +417,12 @@ class ObjectStore:
             name=event, bucket=bucket, key=key, size=0, etag=previous.etag,
             delta_size=-previous.size, content_type=previous.content_type,
             metadata=previous.metadata, time=time.time(), source_ip=source_ip,
-            request_id=request_id))
+            request_id=request_id, actor=actor))
         return True
 
     async def copy_object(
         self, source_bucket: str, source_key: str, bucket: str, key: str,
-        new: NewObject | None, *, source_ip: str = "", request_id: str = "",
+        new: NewObject | None, *, source_ip: str = "", request_id: str = "", actor: str = "",
     ) -> ObjectInfo:
         """Copies an object; ``new`` replaces its description (None keeps the source's)."""
         self._bucket(bucket)
@@ -436,7 +437,7 @@ class ObjectStore:
                        content_type=chosen.content_type, metadata=dict(chosen.metadata),
                        headers=dict(chosen.headers), checksums=dict(chosen.checksums))
         return await self._install(writer, info, "ObjectCreated:CopyObject", source_ip,
-                                   request_id)
+                                   request_id, actor)
 
     def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str = "",
                      start_after: str = "", max_keys: int = 1000) -> Listing:
@@ -555,7 +556,7 @@ class ObjectStore:
 
     async def complete_upload(self, bucket: str, key: str, upload_id: str,
                               chosen: list[tuple[int, str]], *, source_ip: str = "",
-                              request_id: str = "") -> ObjectInfo:
+                              request_id: str = "", actor: str = "") -> ObjectInfo:
         """Joins the chosen parts (number, ETag) in order into the object."""
         upload = await self.upload(bucket, key, upload_id)
         if not chosen:
@@ -589,7 +590,7 @@ class ObjectStore:
                           headers=dict(new.headers), crc64=digests.crc64,
                           checksums={}, parts=len(parts))
         info = await self._install(writer, info, "ObjectCreated:CompleteMultipartUpload",
-                                   source_ip, request_id)
+                                   source_ip, request_id, actor)
         await asyncio.to_thread(shutil.rmtree, self._upload_dir(bucket, upload_id), True)
         return info
 

@@ -18,3 +18,6 @@ class ObjectEvent:
     time: float = 0.0  # seconds since the epoch
     source_ip: str = ""
     request_id: str = ""
+    # Whose temporary credentials made the change (``StorageKeys.scope``; "" otherwise):
+    # a trigger can tell its own function's writes apart and not fire itself in a loop.
+    actor: str = ""
