@@ -4,6 +4,10 @@ Deploy is declarative: after it the function has exactly the settings on the
 command line. Options left out take their defaults and environment variables not
 given are removed, so running the same command twice gives the same function.
 
+A ``requirements.txt`` in the directory is installed into the package first (see
+``fcompute.sdk.dependencies``): pip runs once per distinct file and interpreter, later
+deploys take the packages from the cache.
+
 ``--publish`` then snapshots the service as a version, and ``--alias NAME`` points that
 alias at it with all of its requests, so one command takes code to a named release.
 """
@@ -20,6 +24,14 @@ from fcompute.cli.aliases import describe, set_alias
 from fcompute.cli.common import CliError, client_command, client_options, hinted, say
 from fcompute.cli.versions import publish_or_newest
 from fcompute.sdk import Client, FcApiError, Function, http_trigger_config, zip_directory
+from fcompute.sdk.dependencies import (
+    REQUIREMENTS_FILE,
+    DependencyError,
+    cached_dependencies,
+    install_requirements,
+    names_requirements,
+    python_version,
+)
 
 if TYPE_CHECKING:
     from fcompute.cli.common import Commands
@@ -44,6 +56,10 @@ def register(commands: Commands) -> None:
                         help=f"function timeout (default {limits.DEFAULT_TIMEOUT_S})")
     parser.add_argument("--env", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                         help="environment variable (repeatable)")
+    parser.add_argument("--no-requirements", action="store_true",
+                        help="do not install DIR/requirements.txt: deploy DIR as it is")
+    parser.add_argument("--rebuild-requirements", action="store_true",
+                        help="run pip for requirements.txt even when its packages are cached")
     parser.add_argument("--http-trigger", action="store_true",
                         help="add an anonymous HTTP trigger for GET/POST/PUT/DELETE if missing")
     parser.add_argument("--publish", action="store_true",
@@ -74,7 +90,8 @@ def run(args: argparse.Namespace, client: Client) -> int:
                        "add --publish")
     settings = FunctionSettings(args.handler, args.runtime, args.memory, args.timeout,
                                 parse_env(args.env))
-    code = zip_directory(directory)
+    # The package is built before anything changes: a failing pip leaves the function as it was.
+    code = build_package(directory, args.no_requirements, args.rebuild_requirements)
     ensure_service(client, args.service)
     deploy_function(client, args.service, args.function, code, settings)
     if args.http_trigger:
@@ -82,6 +99,38 @@ def run(args: argparse.Namespace, client: Client) -> int:
     if args.publish:
         publish(client, args.service, args.function, args.alias, args.http_trigger)
     return 0
+
+
+def build_package(directory: Path, skip_requirements: bool, rebuild: bool) -> bytes:
+    """The code zip: ``directory`` with its requirements installed beside it."""
+    requirements = directory / REQUIREMENTS_FILE
+    include: list[Path] = []
+    if requirements.is_file() and not skip_requirements:
+        if names_requirements(requirements):
+            include.append(install(requirements, rebuild))
+        else:
+            say(f"{requirements} names no packages: nothing to install")
+    code = zip_directory(directory, include=include)
+    if len(code) > limits.MAX_CODE_ZIP_BYTES:
+        raise CliError(f"the code package is {len(code) / 2**20:.1f} MB, above the platform's "
+                       f"{limits.MAX_CODE_ZIP_BYTES // 2**20} MB limit")
+    return code
+
+
+def install(requirements: Path, rebuild: bool) -> Path:
+    cached = None if rebuild else cached_dependencies(requirements)
+    if cached is not None:
+        # No pip runs: the line says so, and where the packages come from.
+        say(f"using cached packages for {requirements} ({cached})")
+        return cached
+    say(f"installing {requirements} for Python {python_version()} with pip...")
+    try:
+        installed = install_requirements(requirements, rebuild=rebuild,
+                                         on_output=lambda line: say(f"  {line}"))
+    except DependencyError as exc:
+        raise CliError(str(exc)) from None
+    say(f"installed {requirements} into the package (cached in {installed.directory})")
+    return installed.directory
 
 
 def publish(

@@ -11,6 +11,7 @@ import io
 import os
 import stat
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 # Build leftovers that only bloat the package; they are rebuilt inside the instance anyway.
@@ -18,14 +19,26 @@ SKIPPED_DIRS = frozenset({"__pycache__", ".git"})
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def zip_directory(directory: str | os.PathLike[str]) -> bytes:
+def zip_directory(
+    directory: str | os.PathLike[str], *, include: Sequence[str | os.PathLike[str]] = ()
+) -> bytes:
+    """The code package of ``directory``.
+
+    ``include`` names more directories (installed dependencies) whose files go at the root
+    of the package beside the code; where a path exists in both, the code directory's own
+    file wins, as a module the user wrote shadows an installed one on ``sys.path``.
+    """
     root = Path(directory)
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a directory")
+    entries: dict[str, Path] = {}
+    for base in [*map(Path, include), root]:
+        entries.update((path.relative_to(base).as_posix(), path) for path in _files(base))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in _files(root):
-            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), FIXED_TIME)
+        for name in sorted(entries):
+            path = entries[name]
+            info = zipfile.ZipInfo(name, FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             # Keep the permission bits so executables stay executable once unpacked.
             mode = stat.S_IMODE(path.stat().st_mode)
@@ -39,7 +52,7 @@ def _files(root: Path) -> list[Path]:
     for current, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
         found.extend(Path(current) / name for name in files)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+    return found
 
 
 def load_code(code: bytes | str | os.PathLike[str]) -> bytes:
