@@ -17,6 +17,7 @@ from fcompute.api.async_invocations import AsyncInvocationsApi
 from fcompute.api.code import CodeLinks
 from fcompute.api.functions import FunctionsApi
 from fcompute.api.invocations import InvocationsApi
+from fcompute.api.notifications import NotificationsApi, token_from_env
 from fcompute.api.openapi import OpenApiDocument
 from fcompute.api.proxy import ProxyApi
 from fcompute.api.routing import Router
@@ -56,6 +57,7 @@ from fcompute.sandbox.base import Sandbox
 from fcompute.sandbox.process import ProcessSandbox
 from fcompute.store.database import Database
 from fcompute.store.sql import SqlStore
+from fcompute.triggers.oss import OssTriggers
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +194,12 @@ def build_platform(settings: Settings) -> Platform:
     events.subscribe(catalog.on_change)
     events.subscribe(retire_pools(pool))
     events.subscribe(release_code(code_collector))
+    # oss triggers: the store's events (and external servers' notifications) become async
+    # invocations; the index of triggers by bucket follows the change events.
+    oss_triggers = OssTriggers(store, catalog, invocations, account_id=settings.account_id,
+                               ttl_s=settings.function_cache_seconds)
+    objects.subscribe(oss_triggers.on_object_event)
+    events.subscribe(oss_triggers.on_change)
 
     router = Router()
     # The invoke route goes first: it is the hot path and the router tries routes in order.
@@ -204,6 +212,8 @@ def build_platform(settings: Settings) -> Platform:
     links.register(router)
     async_api.register(router)
     AsyncConfigApi(AsyncConfigsControl(store, async_configs, events), parser).register(router)
+    NotificationsApi(oss_triggers, lambda name: any(b.name == name for b in objects.buckets()),
+                     token=token_from_env(), access_keys=settings.access_keys).register(router)
     OpenApiDocument().register(router)
 
     platform: Platform

@@ -57,6 +57,16 @@ BASES: dict[str, Callable[[str], dict[str, Any]]] = {
     "AliasCreate": lambda name: {"aliasName": name, "versionId": "1",
                                  "additionalVersionWeight": {}},
     "AliasUpdate": lambda _name: {"versionId": "1", "description": "d"},
+    # MinIO's webhook body (reference §5.1) for a bucket no trigger names.
+    "BucketNotification": lambda name: {"EventName": "s3:ObjectCreated:Put", "Records": [{
+        "eventVersion": "2.0", "eventSource": "minio:s3", "eventTime": "2018-10-31T09:31:11.000Z",
+        "eventName": "s3:ObjectCreated:Put", "userIdentity": {"principalId": "minio"},
+        "requestParameters": {"sourceIPAddress": "10.1.1.1"},
+        "responseElements": {"x-amz-request-id": "1562A792DAA53426"},
+        "s3": {"bucket": {"name": f"ext-{name}"}, "object": {
+            "key": "a%2Fb.jpg", "size": 3, "eTag": "5337769ffa594e742408ad3f30713cd7",
+            "contentType": "image/jpeg", "userMetadata": {"X-Amz-Meta-A": "1"},
+            "sequencer": "1562A792DAA53426"}}}]},
 }
 
 

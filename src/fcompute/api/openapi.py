@@ -19,6 +19,7 @@ from fcompute.api import jsonio
 from fcompute.api.code import CODE_PATH, LINK_SECONDS
 from fcompute.api.common import API_PREFIX
 from fcompute.api.http import Request, Response, Send
+from fcompute.api.notifications import PATH as NOTIFICATIONS_PATH
 from fcompute.api.openapi_schemas import (
     ALIAS_NAME,
     EPOCH_MS,
@@ -351,6 +352,9 @@ def _record_parameters() -> dict[str, dict[str, Any]]:
                           "seconds since the epoch", required=True),
         "Signature": _param("Signature", "query", string(pattern="^[0-9a-f]{64}$"),
                             required=True),
+        "NotificationToken": _param("token", "query", string(),
+                                    "the notification token, for senders that cannot set "
+                                    "headers (Ceph RGW)"),
         "ProxyQuery": _param("query", "query", {"type": "object",
                                                 "additionalProperties": string()},
                              "passed to the function as QUERY_STRING (signed, when signed)"),
@@ -394,6 +398,18 @@ def _other_paths() -> dict[str, dict[str, Any]]:
     return paths
 
 
+def _notification_paths() -> dict[str, dict[str, Any]]:
+    receive = _op("receiveBucketNotification",
+                  "Fire the oss triggers of an external bucket: MinIO's webhook or Ceph RGW's "
+                  "HTTP notification body, answered once the invocations are queued",
+                  {"200": _ok("the invocations started", ref("BucketNotificationResult"))},
+                  params=["NotificationToken"], body=ref("BucketNotification"),
+                  errors=(409, 413))
+    # The token (header or query), or an FC signature, or nothing on an open platform.
+    receive["security"] = [{"NotificationToken": []}, *SIGNED, {}]
+    return {NOTIFICATIONS_PATH: {"post": receive}}
+
+
 def _error_responses() -> dict[str, Any]:
     meaning = {400: "invalid request", 403: "signature missing, wrong or expired",
                404: "no such resource or path", 405: "method not allowed here",
@@ -407,7 +423,8 @@ def _error_responses() -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     paths = {**_service_paths(), **_function_paths(), **_trigger_paths(),
-             **_version_paths(), **_invocation_paths(), **_async_paths(), **_other_paths()}
+             **_version_paths(), **_invocation_paths(), **_async_paths(), **_other_paths(),
+             **_notification_paths()}
     return {
         "openapi": "3.1.0",
         "info": {"title": "fcompute: Function Compute 2.0 API", "version": "2016-08-15",
@@ -428,7 +445,12 @@ def document() -> dict[str, Any]:
                 "description": "'FC <accessKeyId>:<base64 HMAC-SHA256>' over the method, "
                                "Content-MD5, Content-Type, Date, the sorted x-fc-* headers "
                                "and the unescaped path (HTTP triggers add the sorted query "
-                               "pairs); required when the platform has access keys"}},
+                               "pairs); required when the platform has access keys"},
+                "NotificationToken": {
+                    "type": "http", "scheme": "bearer",
+                    "description": "FCOMPUTE_NOTIFICATION_TOKEN, for bucket notifications: "
+                                   "'Authorization: Bearer <token>' (or the header equal to "
+                                   "the token, or ?token=<token>)"}},
         },
     }
 

@@ -13,6 +13,8 @@ from typing import Any
 from fcompute import limits, validation
 from fcompute.asyncinvoke import policy
 from fcompute.asyncinvoke.records import Status
+from fcompute.triggers import oss_config
+from fcompute.triggers.bucket_notifications import EVENT_TIME
 
 Schema = dict[str, Any]
 
@@ -169,6 +171,57 @@ def _trigger_create(kind: str, config: str, source_arn: Schema | None) -> Schema
     return obj(fields, required)
 
 
+def _oss_trigger_config() -> Schema:
+    affix = nullable(string(maxLength=oss_config.MAX_AFFIX_CHARS))
+    return obj({
+        "events": {"type": "array", "minItems": 1, "items": string(
+            "an OSS event, '*' in the last part a wildcard: oss:ObjectCreated:*",
+            pattern=pattern(validation.OSS_EVENT))},
+        "filter": nullable(obj({"key": nullable(obj({"prefix": affix, "suffix": affix}))})),
+    }, description=f"{CONFIG_OBJECT}; keys in any letter case (Serverless Devs sends Key, "
+                   "Prefix, Suffix), others ignored, events required; echoed as sent")
+
+
+def _bucket_notification() -> dict[str, Schema]:
+    text = string()
+    record = obj({
+        "eventName": string("ObjectCreated:Put, s3:ObjectRemoved:Delete, ...", minLength=1),
+        "eventSource": string("minio:s3, ceph:s3, aws:s3"),
+        "eventTime": string("ISO 8601 UTC", pattern=f"^(?:{EVENT_TIME.pattern})?$",
+                            examples=["2019-11-22T13:47:35.124724Z"]),
+        "userIdentity": obj({"principalId": text}),
+        "requestParameters": obj({"sourceIPAddress": text}),
+        "responseElements": obj({"x-amz-request-id": text}),
+        "s3": obj({
+            "bucket": obj({"name": string(minLength=1)}, ("name",)),
+            "object": obj({
+                "key": string("URL-encoded by MinIO and S3", minLength=1),
+                "size": {"oneOf": [{"type": "integer", "minimum": 0},
+                                   string(pattern="^[0-9]{1,20}$")]},
+                "eTag": text, "sequencer": text, "contentType": text,
+                "userMetadata": {"type": "object", "additionalProperties": text},
+                "metadata": {"type": "array", "items": obj({"key": text, "value": text})},
+            }, ("key",)),
+        }, ("bucket", "object")),
+    }, ("eventName", "s3"))
+    return {
+        "BucketNotification": obj(
+            {"Records": {"type": "array", "items": ref("BucketNotificationRecord")}},
+            ("Records",), "S3's event structure, as MinIO's webhook and Ceph RGW's HTTP "
+                          "endpoint POST it"),
+        "BucketNotificationRecord": record,
+        "BucketNotificationResult": obj({
+            "records": {"type": "integer"},
+            "ignored": {"type": "integer", "description": "records with no OSS event"},
+            "invocations": {"type": "array", "items": obj({
+                "serviceName": text, "functionName": text, "triggerName": text,
+                "invocationId": text,
+                "repeated": boolean("this record was delivered before: nothing new runs"),
+            })},
+        }, ("records", "ignored", "invocations")),
+    }
+
+
 def _destination() -> Schema:
     return nullable(obj({"destination": nullable(string(
         "acs:fc:{region}:{account}:services/{service}[.{qualifier}]/functions/{function} or "
@@ -255,12 +308,7 @@ def schemas() -> dict[str, Schema]:
             "enable": boolean(),
             "payload": nullable(string("the event's payload")),
         }, ("cronExpression",), CONFIG_OBJECT),
-        "OssTriggerConfig": obj({
-            "events": {"type": "array", "minItems": 1,
-                       "items": string(pattern=pattern(validation.OSS_EVENT))},
-            "filter": nullable(obj({"key": obj({"prefix": nullable(string()),
-                                                "suffix": nullable(string())})})),
-        }, ("events",), CONFIG_OBJECT),
+        "OssTriggerConfig": _oss_trigger_config(),
         "TriggerCreate": {"oneOf": [ref("HttpTriggerCreate"), ref("TimerTriggerCreate"),
                                     ref("OssTriggerCreate")],
                           "discriminator": {"propertyName": "triggerType", "mapping": {
@@ -324,4 +372,5 @@ def schemas() -> dict[str, Schema]:
         "ReplayRequest": obj({"target": string(
             "run the code the invocation ran, or the function as it is now",
             enum=["latest", "original"], default="latest")}),
+        **_bucket_notification(),
     }
