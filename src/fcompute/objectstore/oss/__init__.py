@@ -54,9 +54,9 @@ class OssApi:
         exchange: Exchange | None = None
         try:
             request = parse_request(scope, request_id, self._bucket_exists)
-            self._auth.check(request)
+            actor = self._auth.check(request)
             handler = routes.choose(request)
-            exchange = Exchange(self._store, request, receive, send, self._region)
+            exchange = Exchange(self._store, request, receive, send, self._region, actor)
             await handler(exchange)
         except StorageError as error:
             if exchange is not None and exchange.started:

@@ -46,11 +46,14 @@ class Authenticator:
         self._keys = keys
         self._clock = clock
 
-    def check(self, request: OssRequest) -> None:
-        """Returns when the request may proceed; raises a 403 ``StorageError`` otherwise."""
+    def check(self, request: OssRequest) -> str:
+        """Whom the request acts for (``StorageKeys.scope`` of temporary credentials, ""
+        otherwise) when it may proceed; raises a 403 ``StorageError`` when not."""
         claim = self._claim(request)
+        # The scope is sealed into the security token, so it is trusted even unverified.
+        actor = self._keys.scope(claim.access_key_id, claim.security_token) if claim else ""
         if self._keys.open:
-            return
+            return actor
         if claim is None:
             raise errors.AccessDenied("anonymous access is not allowed: sign the request "
                                       "with the platform's access key")
@@ -73,6 +76,7 @@ class Authenticator:
                 "provided; check your key and signing method",
                 StringToSign=signed, SignatureProvided=claim.provided,
                 OSSAccessKeyId=claim.access_key_id)
+        return actor
 
     def _claim(self, request: OssRequest) -> _Claim | None:
         authorization = request.header("authorization")

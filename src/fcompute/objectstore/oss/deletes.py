@@ -45,7 +45,7 @@ async def delete_objects(x: Exchange) -> None:
     for key in keys:
         await x.store.delete_object(request.bucket, key, event="ObjectRemoved:DeleteObjects",
                                     source_ip=request.source_ip,
-                                    request_id=request.request_id)
+                                    request_id=request.request_id, actor=x.actor)
     children: list[xml.Node] = [("EncodingType", "url")] if url else []
     if not quiet:
         children += [("Deleted", [("Key", encode_key(key, url))]) for key in keys]

@@ -21,6 +21,7 @@ class Exchange:
     receive: Receive
     send: Send
     region: str
+    actor: str = ""  # whose temporary credentials signed the request (events name it)
     started: bool = False  # the response has begun: an error can no longer be sent
 
     @property

@@ -120,7 +120,7 @@ async def complete(x: Exchange) -> None:
                 PartNumber=str(number))
     info = await x.store.complete_upload(bucket, key, upload_id, chosen,
                                          source_ip=request.source_ip,
-                                         request_id=request.request_id)
+                                         request_id=request.request_id, actor=x.actor)
     children: list[xml.Node] = []
     if url:
         children.append(("EncodingType", "url"))

@@ -40,7 +40,7 @@ async def put_object(x: Exchange) -> None:
     info = await x.store.put_object(
         request.bucket, request.key, x.body(), new_object(request),
         verify=content_md5_check(request), source_ip=request.source_ip,
-        request_id=request.request_id)
+        request_id=request.request_id, actor=x.actor)
     await x.respond(200, written_headers(info))
 
 
@@ -91,7 +91,7 @@ async def object_meta(x: Exchange) -> None:
 async def delete_object(x: Exchange) -> None:
     request = x.request
     await x.store.delete_object(request.bucket, request.key, source_ip=request.source_ip,
-                                request_id=request.request_id)
+                                request_id=request.request_id, actor=x.actor)
     await x.respond(204)
 
 
@@ -136,7 +136,7 @@ async def copy_object(x: Exchange) -> None:
     new = new_object(request) if directive == "REPLACE" or same else None
     info = await x.store.copy_object(source_bucket, source_key, request.bucket, request.key,
                                      new, source_ip=request.source_ip,
-                                     request_id=request.request_id)
+                                     request_id=request.request_id, actor=x.actor)
     await x.respond_xml(xml.document("CopyObjectResult", [
         ("ETag", etag(info.etag)), ("LastModified", wire.iso_date(info.last_modified))]),
         written_headers(info))
