@@ -59,7 +59,7 @@ def choose(request: OssRequest) -> Handler:
         return handler
     if subresources:
         names = ", ".join(sorted(subresources))
-        raise NotImplementedFeature(f"this store does not implement ?{names} on a "
+        raise NotImplementedFeature(f"this store does not implement ?{names} on the "
                                     f"{request.level} ({request.method})")
-    raise MethodNotAllowed(f"{request.method} is not an operation on a {request.level}",
+    raise MethodNotAllowed(f"{request.method} is not an operation on the {request.level}",
                            Method=request.method, ResourceType=request.level.capitalize())
