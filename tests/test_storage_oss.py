@@ -582,6 +582,12 @@ def test_v1_signatures_are_checked(signed: PlatformProcess, signed_bucket: oss2.
     assert not signed_bucket.object_exists("x")
     with pytest.raises(AccessDenied):
         new_bucket(oss2.AnonymousAuth(), endpoint, name).get_object("doc/read me.txt")
+    # An unsigned request the store can tell is OSS's (an x-oss-* header) gets OSS's answer.
+    anonymous = httpx.get(f"{endpoint}/{name}/doc%2Fread%20me.txt",
+                          headers={"x-oss-date": email.utils.formatdate(usegmt=True)})
+    assert anonymous.status_code == 403
+    assert anonymous.headers["x-oss-request-id"]
+    assert error_fields(anonymous)["Code"] == "AccessDenied"
 
 
 def test_a_request_dated_far_off_is_refused(signed: PlatformProcess,
