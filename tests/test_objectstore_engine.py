@@ -165,3 +165,23 @@ def test_multipart_joins_parts_with_the_s3_etag(tmp_path: Path) -> None:
             await store.list_parts("mpu", "other", aborted.upload_id)
 
     run(tmp_path, scenario)
+
+
+def test_uploads_in_progress_are_listed_and_keep_the_bucket(tmp_path: Path) -> None:
+    async def scenario(store: ObjectStore) -> None:
+        await store.create_bucket("upl")
+        first = await store.initiate_upload("upl", "b/x", NewObject())
+        second = await store.initiate_upload("upl", "a/y", NewObject())
+        listed = await store.list_uploads("upl")
+        assert [(u.key, u.upload_id) for u in listed] == [("a/y", second.upload_id),
+                                                          ("b/x", first.upload_id)]
+        assert [u.key for u in await store.list_uploads("upl", prefix="b/")] == ["b/x"]
+        assert [u.key for u in await store.list_uploads(
+            "upl", key_marker="a/y", upload_id_marker=second.upload_id)] == ["b/x"]
+        with pytest.raises(errors.BucketNotEmpty):
+            await store.delete_bucket("upl")
+        for upload in listed:
+            await store.abort_upload("upl", upload.key, upload.upload_id)
+        await store.delete_bucket("upl")
+
+    run(tmp_path, scenario)

@@ -293,6 +293,11 @@ class ObjectStore:
             raise errors.BucketNotEmpty(
                 f"bucket {name!r} still holds {len(bucket.objects)} object(s); delete them "
                 "first", BucketName=name)
+        pending = await self.list_uploads(name, max_uploads=1)
+        if pending:
+            raise errors.BucketNotEmpty(
+                f"bucket {name!r} has multipart uploads in progress (one of {pending[0].key!r}); "
+                "complete or abort them first", BucketName=name)
         del self._buckets[name]
         await asyncio.to_thread(self._remove_bucket, name)
 
@@ -604,6 +609,25 @@ class ObjectStore:
                     data = read_range(file, position, part.size)
                     writer.write(data)
                     position += len(data)
+
+    async def list_uploads(self, bucket: str, *, prefix: str = "", key_marker: str = "",
+                           upload_id_marker: str = "", max_uploads: int = 1000) -> list[Upload]:
+        """Uploads in progress, by key then upload id, after the markers (as S3 pages them)."""
+        self._bucket(bucket)
+        uploads = await asyncio.to_thread(self._uploads, bucket)
+        chosen = [u for u in uploads if u.key.startswith(prefix)
+                  and (u.key, u.upload_id) > (key_marker, upload_id_marker)]
+        return chosen[:max_uploads]
+
+    def _uploads(self, bucket: str) -> list[Upload]:
+        found = []
+        for marker in (self._dir(bucket) / "uploads").glob("*/upload.json"):
+            try:
+                key = str(json.loads(marker.read_text())["key"])
+                found.append(self._read_upload(bucket, key, marker.parent.name))
+            except (OSError, ValueError, KeyError, errors.NoSuchUpload):
+                continue
+        return sorted(found, key=lambda u: (u.key, u.upload_id))
 
     async def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
         await self.upload(bucket, key, upload_id)

@@ -3,7 +3,7 @@
 Both APIs address the same buckets and objects. Which one a request speaks is read from
 its signature (``Authorization: OSS ...``/``OSS4-HMAC-SHA256`` or ``AWS4-HMAC-SHA256``,
 or their presigned-URL query parameters) and, for unsigned requests, from ``x-oss-*``
-headers; anything else is S3, the more common client.
+headers or an OSS SDK's User-Agent; anything else is S3, the more common client.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def speaks_oss(scope: Scope) -> bool:
     for name, value in scope["headers"]:
         if name == b"authorization":
             return bool(value.startswith((b"OSS ", b"OSS4-HMAC-SHA256", b"OSS2 ")))
-        if name.startswith(b"x-oss-"):
+        # oss2's anonymous requests carry no x-oss-* header: its User-Agent says who it is.
+        if name.startswith(b"x-oss-") or (name == b"user-agent"
+                                          and value.startswith(b"aliyun-sdk-")):
             oss_header = True
     return oss_header
 
