@@ -16,6 +16,7 @@ from typing import Any
 
 import fc2
 import httpx
+import oss2
 import pytest
 from fc2.auth import Auth
 
@@ -377,3 +378,14 @@ def test_with_access_keys_and_no_token_only_signed_requests_are_taken(
     headers["authorization"] = Auth("ak", "sk").sign_request("POST", NOTIFY, headers)
     answer = post(platform, body, headers)
     assert answer.status_code == 200, answer.text
+
+
+def test_a_bucket_of_the_embedded_store_is_refused(notified: PlatformProcess,
+                                                   watch: Watch) -> None:
+    bucket = unique("own")
+    service, function = watch(bucket, ["oss:ObjectCreated:*"])
+    oss2.Bucket(oss2.Auth("any", "any"), notified.storage_endpoint, bucket).create_bucket()
+    answer = post(notified, with_bucket(MINIO_PUT, bucket), bearer())
+    message = assert_fc_error(answer, 409, "BucketNotExternal")["ErrorMessage"]
+    assert bucket in message
+    assert list_records(notified, service, function)["invocations"] == []

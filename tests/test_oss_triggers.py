@@ -7,6 +7,7 @@ writes. Objects are written with oss2 (and boto3) against the platform's store.
 from __future__ import annotations
 
 import calendar
+import itertools
 import json
 import re
 import signal
@@ -23,6 +24,7 @@ import oss2
 import pytest
 from botocore.config import Config
 
+from fcompute.triggers.oss_config import OSS_EVENTS, OssFilter
 from tests.conftest import API, deploy, raises_fc, unique, wait_for, write_code
 from tests.platform_process import PlatformProcess
 from tests.test_async_api import all_records, wait_record
@@ -202,6 +204,47 @@ def test_overlapping_triggers_of_one_bucket_are_refused_across_services(
     shared_client.delete_trigger(first, "echo", "on-object")
     trigger(shared_client, second, bucket, {"events": ["oss:ObjectCreated:*"], "filter": {
         "key": {"prefix": "in/", "suffix": ".png"}}}, name="now")
+
+
+def test_overlap_means_some_event_and_key_would_fire_both() -> None:
+    """The rule as written (docs/storage.md) against brute force over small keys."""
+    letters = "ab"
+    affixes = ["", "a", "b", "ab", "ba", "aa"]
+    # Every key up to the longest prefix and suffix together.
+    keys = ["".join(chars) for size in range(5)
+            for chars in itertools.product(letters, repeat=size)]
+    event_sets = [("oss:ObjectCreated:*",), ("oss:ObjectCreated:PutObject",),
+                  ("oss:ObjectRemoved:*",)]
+    filters = [OssFilter.of(events, prefix, suffix) for events in event_sets
+               for prefix in affixes for suffix in affixes]
+    names = [name.removeprefix("oss:") for name in OSS_EVENTS]
+    for one in filters:
+        for other in filters:
+            both = any(one.fires_on(name, key) and other.fires_on(name, key)
+                       for name in names for key in keys)
+            found = one.overlap(other)
+            assert (found is not None) == both, (one.describe(), other.describe())
+            if found is not None:
+                event, key = found
+                assert one.fires_on(event.removeprefix("oss:"), key)
+                assert other.fires_on(event.removeprefix("oss:"), key)
+
+
+def test_changes_to_triggers_apply_to_the_next_write(shared_platform: PlatformProcess,
+                                                     shared_client: fc2.Client) -> None:
+    bucket = unique("change")
+    service = echo_function(shared_client)
+    trigger(shared_client, service, bucket, {"events": ["oss:ObjectCreated:*"],
+                                             "filter": {"key": {"prefix": "a/"}}})
+    objects = store(shared_platform, bucket)
+    objects.put_object("a/1", b"x")
+    shared_client.update_trigger(service, "echo", "on-object", {
+        "events": ["oss:ObjectCreated:*"], "filter": {"key": {"prefix": "b/"}}})
+    objects.put_object("a/2", b"x")  # no longer matches
+    objects.put_object("b/1", b"x")
+    shared_client.delete_trigger(service, "echo", "on-object")
+    objects.put_object("b/2", b"x")  # no trigger any more
+    assert [key for _, key in fired_keys(shared_platform, service, 2)] == ["a/1", "b/1"]
 
 
 # firing ---------------------------------------------------------------------------------
