@@ -3,7 +3,7 @@
 The object store awaits :meth:`OssTriggers.on_object_event` after each change and before
 it answers the write, and ``AsyncInvocations.submit`` returns only once the invocation is
 fsynced: an acknowledged write never loses its event. If a submission fails, the write is
-answered with an error (the object is stored; the client retries).
+answered 503 (the object is stored; a retry stores it and fires again).
 
 A trigger fires for an event of its bucket (the bucket its sourceArn names) whose name its
 events cover and whose key has its prefix and suffix. Its function runs through the
@@ -38,6 +38,7 @@ from fcompute.control import events
 from fcompute.errors import InvalidArgument
 from fcompute.invoke.catalog import FunctionRef, Resolved
 from fcompute.model import LATEST, Trigger
+from fcompute.objectstore.errors import StorageError
 from fcompute.objectstore.events import ObjectEvent
 from fcompute.triggers import oss_event
 from fcompute.triggers.oss_config import OssFilter, SourceArn, parse_config
@@ -102,8 +103,19 @@ class OssTriggers:
     # the store's events -------------------------------------------------------------
 
     async def on_object_event(self, event: ObjectEvent) -> None:
-        """The embedded store's listener: its writes are made by this platform's account."""
-        await self.fire(event, Origin(self._account_id, event.request_id))
+        """The embedded store's listener: its writes are made by this platform's account.
+
+        A failure to queue is the write's failure: a 503 in the front door's own error
+        format, which boto3 retries by itself (storing the object and firing again)."""
+        try:
+            await self.fire(event, Origin(self._account_id, event.request_id))
+        except Exception:
+            log.exception("oss triggers: the events of %r in bucket %r could not be queued",
+                          event.key, event.bucket)
+            raise StorageError(
+                "the object is stored, but the invocations of its oss triggers could not be "
+                "queued; send the request again", code="ServiceUnavailable", status=503,
+            ) from None
 
     async def fire(self, event: ObjectEvent, origin: Origin) -> list[Fired]:
         """Submits one async invocation per trigger the event matches (none, usually)."""
