@@ -488,6 +488,33 @@ def test_multipart_with_checksum_algorithm_and_part_copy(s3: Any, bucket: str) -
     assert s3.get_object(Bucket=bucket, Key="joined")["Body"].read() == first + b"tail"
 
 
+def test_list_multipart_uploads(s3: Any, bucket: str) -> None:
+    ids = {key: s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+           for key in ("a/1", "a/2", "b")}
+    listed = s3.list_multipart_uploads(Bucket=bucket)
+    assert [(u["Key"], u["UploadId"]) for u in listed["Uploads"]] == sorted(ids.items())
+    assert listed["Uploads"][0]["Initiated"]
+    rolled = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/")
+    assert [u["Key"] for u in rolled["Uploads"]] == ["b"]
+    assert [p["Prefix"] for p in rolled["CommonPrefixes"]] == ["a/"]
+    first = s3.list_multipart_uploads(Bucket=bucket, MaxUploads=1)
+    assert first["IsTruncated"]
+    assert (first["NextKeyMarker"], first["NextUploadIdMarker"]) == ("a/1", ids["a/1"])
+    rest = s3.list_multipart_uploads(Bucket=bucket, KeyMarker=first["NextKeyMarker"],
+                                     UploadIdMarker=first["NextUploadIdMarker"])
+    assert [u["Key"] for u in rest["Uploads"]] == ["a/2", "b"]
+    # Uploads in progress keep their bucket.
+    with s3_error(409, "BucketNotEmpty"):
+        s3.delete_bucket(Bucket=bucket)
+
+
+def test_part_number_reads(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="one", Body=b"single")
+    assert s3.get_object(Bucket=bucket, Key="one", PartNumber=1)["Body"].read() == b"single"
+    with s3_error(416, "InvalidPartNumber"):
+        s3.get_object(Bucket=bucket, Key="one", PartNumber=2)
+
+
 def test_upload_file_and_download_file_in_parts(s3: Any, bucket: str, tmp_path: Path) -> None:
     data = os.urandom(20 * MB + 5)  # s3transfer goes multipart above 8 MB, both ways
     source, back = tmp_path / "big.bin", tmp_path / "back.bin"
@@ -877,26 +904,34 @@ def test_temporary_credentials(keyed_platform: PlatformProcess) -> None:
 
 def test_virtual_host_addressing(keyed_platform: PlatformProcess, signed_s3: Any) -> None:
     name = f"b-{uuid.uuid4().hex[:12]}"
-    host = f"{name}.localhost:{keyed_platform.storage_port}"
     direct = f"http://127.0.0.1:{keyed_platform.storage_port}"
 
-    def send(method: str, path: str, body: bytes = b"") -> httpx.Response:
+    def send(host: str, method: str, path: str, body: bytes = b"") -> httpx.Response:
         headers = sign(method, f"http://{host}{path}", body=body)
         return httpx.request(method, f"{direct}{path}", content=body,
                              headers={**headers, "host": host})
 
-    assert send("PUT", "/").status_code == 200  # CreateBucket
-    assert send("PUT", "/a%20key", b"virtual").status_code == 200
+    local = f"{name}.localhost:{keyed_platform.storage_port}"
+    assert send(local, "PUT", "/").status_code == 200  # CreateBucket
+    assert send(local, "PUT", "/a%20key", b"virtual").status_code == 200
     assert signed_s3.get_object(Bucket=name, Key="a key")["Body"].read() == b"virtual"
-    assert send("GET", "/a%20key").content == b"virtual"
-    listing = ET.fromstring(send("GET", "/?list-type=2").content)
+    assert send(local, "GET", "/a%20key").content == b"virtual"
+    listing = ET.fromstring(send(local, "GET", "/?list-type=2").content)
     ns = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
     assert [k.text for k in listing.findall("s3:Contents/s3:Key", ns)] == ["a key"]
+    # Under another name, a first label that is a bucket (or one being created).
+    dns = f"{name}.storage.internal:{keyed_platform.storage_port}"
+    assert send(dns, "GET", "/a%20key").content == b"virtual"
+    fresh = f"c-{uuid.uuid4().hex[:12]}"
+    assert send(f"{fresh}.storage.internal", "PUT", "/").status_code == 200
+    signed_s3.head_bucket(Bucket=fresh)
+    # A name whose first label is no bucket is path style.
+    assert send("storage.internal", "GET", f"/{name}/a%20key").content == b"virtual"
     # boto3's virtual addressing builds the same requests (here without DNS for the name).
     virtual = client(f"http://localhost:{keyed_platform.storage_port}", KEY_ID, SECRET,
                      config=Config(s3={"addressing_style": "virtual"}))
     request = virtual.generate_presigned_url("get_object", Params={"Bucket": name,
                                                                    "Key": "a key"})
-    assert request.startswith(f"http://{host}/a%20key?")
-    presigned = httpx.get(request.replace(f"http://{host}", direct), headers={"host": host})
+    assert request.startswith(f"http://{local}/a%20key?")
+    presigned = httpx.get(request.replace(f"http://{local}", direct), headers={"host": local})
     assert presigned.content == b"virtual"

@@ -46,8 +46,8 @@ class _BodyWatch:
 
 
 class S3Api:
-    """``domains``: the host names under which ``<bucket>.<domain>`` is virtual-host
-    addressing (request.py)."""
+    """``domains``: host names under which ``<bucket>.<domain>`` always is virtual-host
+    addressing, whether or not the bucket exists (request.py)."""
 
     def __init__(self, store: ObjectStore, keys: StorageKeys, region: str, *,
                  domains: Sequence[str] = DEFAULT_DOMAINS) -> None:
@@ -56,6 +56,13 @@ class S3Api:
         self._region = region
         self._domains = tuple(domains)
 
+    def _bucket_exists(self, name: str) -> bool:
+        try:
+            self._store.bucket(name)
+        except StorageError:
+            return False
+        return True
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
         receive = watch = _BodyWatch(scope, receive)
@@ -63,7 +70,8 @@ class S3Api:
                             body_pending=lambda: watch.pending)
         resource = "/"
         try:
-            request = S3Request.from_scope(scope, receive, request_id, self._domains)
+            request = S3Request.from_scope(scope, receive, request_id, self._bucket_exists,
+                                           self._domains)
             resource = request.resource
             auth = authenticate(request, self._keys)
             run = operation(request)

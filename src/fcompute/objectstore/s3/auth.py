@@ -28,6 +28,9 @@ class Authentication:
     access_key_id: str  # "" for an unsigned request (open store only)
     payload_hash: str  # a hex SHA-256, or one of the payload modes
     chunk_signer: sigv4.ChunkSigner | None = None  # signed aws-chunked bodies, when checked
+    # Whom the temporary credentials that signed it were issued to ("" otherwise): object
+    # events name it, so that a function's own writes do not fire it again.
+    actor: str = ""
 
     @property
     def payload_sha256(self) -> bytes | None:
@@ -82,8 +85,10 @@ def authenticate(request: S3Request, keys: StorageKeys, now: float | None = None
     payload = payload or sigv4.UNSIGNED_PAYLOAD
     _check_payload_hash(payload)
     key_id = signature.credential.access_key_id
+    # The token's seal is checked here even when signatures are not.
+    actor = keys.scope(key_id, signature.security_token)
     if keys.open:
-        return Authentication(key_id, payload)
+        return Authentication(key_id, payload, actor=actor)
     secret = keys.secret(key_id, signature.security_token)
     if secret is None:
         if key_id.startswith(TEMPORARY_PREFIX):
@@ -99,4 +104,4 @@ def authenticate(request: S3Request, keys: StorageKeys, now: float | None = None
     signer = None
     if payload in (sigv4.STREAMING_SIGNED, sigv4.STREAMING_SIGNED_TRAILER):
         signer = sigv4.ChunkSigner(signing_key, signature)
-    return Authentication(key_id, payload, signer)
+    return Authentication(key_id, payload, signer, actor)

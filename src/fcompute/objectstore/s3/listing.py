@@ -21,7 +21,7 @@ from fcompute.objectstore.s3.headers import quoted_etag
 Encode = Callable[[str], str]
 
 
-def _encoder(call: Call) -> Encode:
+def encoder(call: Call) -> Encode:
     encoding = call.request.query.get("encoding-type")
     if not encoding:
         return lambda text: text
@@ -64,7 +64,7 @@ def _body(listing: Listing, encode: Encode, with_owner: bool) -> list[str]:
 
 async def list_objects_v1(call: Call) -> None:
     query = call.request.query
-    encode = _encoder(call)
+    encode = encoder(call)
     max_keys = call.int_param("max-keys", 1000)
     marker = query.get("marker", "")
     listing = _page(call, marker, max_keys)
@@ -82,7 +82,7 @@ async def list_objects_v1(call: Call) -> None:
 
 async def list_objects_v2(call: Call) -> None:
     query = call.request.query
-    encode = _encoder(call)
+    encode = encoder(call)
     max_keys = call.int_param("max-keys", 1000)
     token = query.get("continuation-token")
     start_after = query.get("start-after", "")

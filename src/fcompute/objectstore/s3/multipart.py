@@ -25,6 +25,7 @@ from fcompute.objectstore.s3.headers import (
     new_object,
     quoted_etag,
 )
+from fcompute.objectstore.s3.listing import encoder
 from fcompute.objectstore.s3.objects import copy_source, current_object
 
 ALGORITHM_KEY = "algorithm"  # where an upload's checksum algorithm is kept
@@ -220,7 +221,7 @@ async def complete_upload(call: Call) -> None:
         info = await call.store.complete_upload(
             request.bucket, request.key, upload.upload_id,
             [(number, etag) for number, etag, _ in chosen], source_ip=request.source_ip,
-            request_id=request.request_id)
+            request_id=request.request_id, actor=call.auth.actor)
         return xmldoc.document("CompleteMultipartUploadResult", [
             *xmldoc.elements(("Location", location), ("Bucket", request.bucket),
                              ("Key", request.key), ("ETag", quoted_etag(info.etag))),
@@ -236,3 +237,60 @@ async def abort_upload(call: Call) -> None:
     await call.store.abort_upload(request.bucket, request.key,
                                   request.query.get("uploadId", ""))
     await call.respond.empty(204)
+
+
+async def list_uploads(call: Call) -> None:
+    """ListMultipartUploads: by key, then upload id, after ``key-marker`` (and
+    ``upload-id-marker`` within that key); a delimiter rolls keys up into prefixes."""
+    request, query = call.request, call.request.query
+    encode = encoder(call)
+    prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
+    key_marker = query.get("key-marker", "")
+    id_marker = query.get("upload-id-marker", "") if key_marker else ""
+    limit = call.int_param("max-uploads", 1000)
+    uploads = await call.store.list_uploads(request.bucket, prefix=prefix,
+                                            key_marker=key_marker, upload_id_marker=id_marker,
+                                            max_uploads=1 << 31)
+    if key_marker and not id_marker:
+        uploads = [upload for upload in uploads if upload.key > key_marker]
+    if delimiter and key_marker.endswith(delimiter):
+        # A marker that is a common prefix handed out before: skip what it rolled up.
+        uploads = [upload for upload in uploads if not upload.key.startswith(key_marker)]
+    entries: list[str] = []
+    prefixes: list[str] = []
+    truncated = False
+    next_key = next_id = ""
+    for upload in uploads:
+        cut = upload.key.find(delimiter, len(prefix)) if delimiter else -1
+        common = upload.key[:cut + len(delimiter)] if cut >= 0 else ""
+        if common and prefixes and prefixes[-1] == common:
+            continue
+        if len(entries) + len(prefixes) >= limit:
+            truncated = True
+            break
+        if common:
+            prefixes.append(common)
+            next_key, next_id = common, ""
+            continue
+        algorithm = _algorithm(upload)
+        entries.append(xmldoc.element("Upload", [
+            *xmldoc.elements(("Key", encode(upload.key)), ("UploadId", upload.upload_id)),
+            xmldoc.element("Initiator", owner()), xmldoc.element("Owner", owner()),
+            *xmldoc.elements(("StorageClass", "STANDARD"),
+                             ("Initiated", wire.iso_date(upload.initiated)),
+                             ("ChecksumAlgorithm",
+                              checksums.NAMES[algorithm] if algorithm else None))]))
+        next_key, next_id = upload.key, upload.upload_id
+    await call.respond.xml(xmldoc.document("ListMultipartUploadsResult", [
+        *xmldoc.elements(
+            ("Bucket", request.bucket), ("KeyMarker", encode(key_marker)),
+            ("UploadIdMarker", id_marker),
+            ("NextKeyMarker", encode(next_key) if truncated else None),
+            ("NextUploadIdMarker", next_id if truncated else None),
+            ("Delimiter", encode(delimiter) if delimiter else None),
+            ("Prefix", encode(prefix)), ("MaxUploads", limit),
+            ("IsTruncated", truncated),
+            ("EncodingType", "url" if query.get("encoding-type") else None)),
+        *entries,
+        *(xmldoc.element("CommonPrefixes", [xmldoc.element("Prefix", encode(common))])
+          for common in prefixes)]))

@@ -40,7 +40,7 @@ async def put_object(call: Call) -> None:
     info = await call.store.put_object(
         request.bucket, request.key, body.stream(), new_object(request, body.checksums),
         verify=body.verify, want_sha256=body.want_sha256, source_ip=request.source_ip,
-        request_id=request.request_id)
+        request_id=request.request_id, actor=call.auth.actor)
     await call.respond.empty(200, [(b"etag", quoted_etag(info.etag).encode()),
                                    *checksum_headers(info.checksums)])
 
@@ -76,6 +76,7 @@ async def _read(call: Call, *, head: bool) -> None:
             await call.respond.empty(304, [(b"etag", unchanged.etag.encode()),
                                            (b"last-modified", unchanged.last_modified.encode())])
             return
+        _check_part_number(call, info)
         span = wire.parse_range(request.header("range"), info.size)
         # A range's bytes do not have the whole object's checksum: S3 sends it for whole
         # objects only (clients check it when present).
@@ -98,11 +99,26 @@ async def _read(call: Call, *, head: bool) -> None:
             reader.close()
 
 
+def _check_part_number(call: Call, info: ObjectInfo) -> None:
+    """``?partNumber=N`` reads: an object PUT in one piece is its own part 1; the parts of
+    a multipart object are not kept apart once it is complete."""
+    number = call.request.query.get("partNumber")
+    if number is None:
+        return
+    if info.multipart:
+        raise errors.NotImplementedHere("reading one part of a multipart object is not "
+                                        "supported; read a Range instead")
+    if number != "1":
+        raise StorageError("The requested partnumber is not satisfiable",
+                           code="InvalidPartNumber", status=416, PartNumberRequested=number,
+                           ActualPartCount="1")
+
+
 async def delete_object(call: Call) -> None:
     check_version(call)
     await call.store.delete_object(call.request.bucket, call.request.key,
                                    source_ip=call.request.source_ip,
-                                   request_id=call.request.request_id)
+                                   request_id=call.request.request_id, actor=call.auth.actor)
     await call.respond.empty(204)
 
 
@@ -128,7 +144,8 @@ async def delete_objects(call: Call) -> None:
             await call.store.delete_object(request.bucket, key,
                                            event="ObjectRemoved:DeleteObjects",
                                            source_ip=request.source_ip,
-                                           request_id=request.request_id)
+                                           request_id=request.request_id,
+                                           actor=call.auth.actor)
         except StorageError as exc:
             results.append(xmldoc.element("Error", xmldoc.elements(
                 ("Key", key), ("Code", exc.code), ("Message", exc.message))))
@@ -174,7 +191,8 @@ async def copy_object(call: Call) -> None:
     async def copy() -> bytes:
         info = await call.store.copy_object(source_bucket, source_key, request.bucket,
                                             request.key, new, source_ip=request.source_ip,
-                                            request_id=request.request_id)
+                                            request_id=request.request_id,
+                                            actor=call.auth.actor)
         kept = [xmldoc.element(f"Checksum{checksums.NAMES[name]}", info.checksums[name])
                 for name in checksums.ALGORITHMS if info.checksums.get(name)]
         return xmldoc.document("CopyObjectResult", [

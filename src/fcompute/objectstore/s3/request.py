@@ -1,21 +1,27 @@
 """An S3 request as the operations see it: method, bucket, key, query, headers.
 
-Addressing. Path style (``/bucket/key``) always works. Virtual-host style
-(``Host: bucket.<domain>``, path ``/key``) applies when the Host header's name, port
-removed, ends in ``.<domain>`` for one of the front door's domains (by default
-``localhost``: ``photos.localhost:9001`` is bucket ``photos``, as RFC 6761 has every
-``*.localhost`` name reach the loopback). Any other Host (an IP address, ``localhost``,
-a machine's name) is path style, so a host name is never mistaken for a bucket.
+Addressing. boto3 sends path style (``/bucket/key``) to any custom endpoint, and
+virtual-host style (``Host: <bucket>.<endpoint host>``, path ``/key``) when configured
+with ``addressing_style: virtual``. The store is not told the names it is reached by, so
+it reads the Host header (port removed) the way the OSS front door does: never a bucket
+when it is an IP address or ``localhost``; ``<bucket>.localhost`` (any bucket name, dots
+too: RFC 6761 has every ``*.localhost`` name reach the loopback); otherwise a dotted name
+whose first label is an existing bucket, or a valid bucket name being created by
+``PUT /``. A path-style client that reaches the store under a dotted name whose first
+label is also a bucket's name is therefore read as virtual-host style: such clients use an
+IP or ``localhost`` endpoint.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
 from fcompute.objectstore import wire
+from fcompute.objectstore.engine import BUCKET_NAME
 from fcompute.objectstore.server import Receive, Scope
 
 DEFAULT_DOMAINS = ("localhost",)
@@ -36,17 +42,40 @@ def parse_query(raw: str) -> dict[str, str]:
     return query
 
 
-def host_bucket(host: str, domains: Sequence[str]) -> str:
-    """The bucket a virtual-host style Host header names ("" for path style)."""
-    name = host.strip().lower()
-    if name.startswith("["):  # an IPv6 literal
+def host_name(host: str) -> str:
+    """The Host header without its port (``[::1]:9001`` -> ``::1``), lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def host_bucket(host: str, method: str, raw_path: str, bucket_exists: Callable[[str], bool],
+                domains: Sequence[str] = DEFAULT_DOMAINS) -> str:
+    """The bucket a virtual-host style request names in its Host header ("" for path
+    style)."""
+    name = host_name(host)
+    if not name or _is_ip(name) or name in domains:
         return ""
-    name = name.rpartition(":")[0] if ":" in name else name
     for domain in domains:
-        suffix = "." + domain.lower().strip(".")
-        if name.endswith(suffix) and len(name) > len(suffix):
+        suffix = "." + domain
+        if name.endswith(suffix) and BUCKET_NAME.fullmatch(name[:-len(suffix)]):
             return name[:-len(suffix)]
-    return ""
+    label, dot, rest = name.partition(".")
+    if not dot or not rest or not BUCKET_NAME.fullmatch(label):
+        return ""
+    if bucket_exists(label):
+        return label
+    creating = method == "PUT" and raw_path in ("", "/")
+    return label if creating else ""
 
 
 @dataclass
@@ -64,16 +93,19 @@ class S3Request:
 
     @classmethod
     def from_scope(cls, scope: Scope, receive: Receive, request_id: str,
+                   bucket_exists: Callable[[str], bool],
                    domains: Sequence[str] = DEFAULT_DOMAINS) -> S3Request:
         raw_path = wire.raw_path(scope)
         raw_query = scope.get("query_string", b"").decode("latin-1")
-        bucket = host_bucket(wire.header(scope, b"host"), domains)
+        method = str(scope["method"]).upper()
+        bucket = host_bucket(wire.header(scope, b"host"), method, raw_path, bucket_exists,
+                             domains)
         virtual_host = bool(bucket)
         if virtual_host:
             key = unquote(raw_path[1:] if raw_path.startswith("/") else raw_path)
         else:
             bucket, key = wire.split_bucket_key(raw_path)
-        return cls(scope, receive, request_id, str(scope["method"]).upper(), raw_path,
+        return cls(scope, receive, request_id, method, raw_path,
                    raw_query, parse_query(raw_query), bucket, key, virtual_host)
 
     def header(self, name: str) -> str:

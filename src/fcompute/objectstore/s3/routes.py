@@ -39,6 +39,8 @@ def _bucket_operation(request: S3Request) -> Operation:
             return buckets.get_versioning
         if "acl" in query:
             return buckets.get_acl
+        if "uploads" in query:
+            return multipart.list_uploads
         if any(name in query for name in buckets.NOT_CONFIGURED):
             return buckets.get_unconfigured
         if not any(name in UNSUPPORTED for name in query):
