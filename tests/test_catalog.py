@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from fcompute import errors
 from fcompute.control.commands import AliasPatch, AliasSpec, FunctionPatch
@@ -87,3 +88,31 @@ def test_events_drop_exactly_what_they_make_stale(store: SqlStore) -> None:
         assert no_alias.value.code == "AliasNotFound"
 
     asyncio.run(scenario())
+
+
+def test_requests_that_find_an_entry_missing_share_one_load(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'meta.db'}")
+    store = SqlStore(database)
+    catalog = FunctionCatalog(store, LONG_TTL)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    async def scenario() -> None:
+        await store.create_service("s", ServiceConfig())
+        await store.create_function("s", "f", CONFIG, CODE)
+        sa.event.listen(database.engine, "before_cursor_execute", count)
+        ref = FunctionRef("s", LATEST, "f")
+        resolved = await asyncio.gather(*(catalog.resolve(ref) for _ in range(50)))
+        assert len({id(r) for r in resolved}) == 1
+        # One load: the service and the function, each looked up once.
+        assert len([s for s in statements if "FROM functions" in s]) == 1, statements
+        with pytest.raises(errors.NotFound):
+            await asyncio.gather(*(catalog.resolve(FunctionRef("s", LATEST, "nope"))
+                                   for _ in range(5)))
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        database.close()

@@ -10,6 +10,7 @@ made by another platform process sharing the database).
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import random
 import time
@@ -94,6 +95,8 @@ class FunctionCatalog:
         self._entries: dict[tuple[str, str, str, str], tuple[float, Resolved]] = {}
         self._routes: dict[tuple[str, str], tuple[float, Route]] = {}
         self._http_triggers: dict[tuple[str, str], tuple[float, Trigger | None]] = {}
+        self._loading: dict[tuple[str, str, str, str], asyncio.Future[Resolved]] = {}
+        self._dropped_while_loading: set[tuple[str, str, str, str]] = set()
 
     async def resolve(self, ref: FunctionRef) -> Resolved:
         now = time.monotonic()
@@ -101,19 +104,35 @@ class FunctionCatalog:
         if qualifier == LATEST or qualifier[:1].isdigit():
             version = qualifier
         else:
-            version = (await self._route(service, qualifier, now)).pick(self._draw())
+            routed = self._routes.get((service, qualifier))
+            route = routed[1] if routed is not None and routed[0] > now else \
+                await self._route(service, qualifier, now)
+            version = route.pick(self._draw())
         key = (service, qualifier, version, function)
         entry = self._entries.get(key)
         if entry is not None and entry[0] > now:
             return entry[1]
-        resolved = await self._load(service, qualifier, version, function)
-        self._entries[key] = (now + self._ttl, resolved)
-        return resolved
+        return await self._reload(key)
+
+    async def _reload(self, key: tuple[str, str, str, str]) -> Resolved:
+        """Loads an entry once however many requests find it missing or expired at the
+        same moment: they all wait for the same load."""
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = self._loading[key] = asyncio.ensure_future(self._load(*key))
+            loading.add_done_callback(lambda done: self._loaded(key, done))
+        return await asyncio.shield(loading)
+
+    def _loaded(self, key: tuple[str, str, str, str], done: asyncio.Future[Resolved]) -> None:
+        if self._loading.get(key) is done:
+            del self._loading[key]
+        if not done.cancelled() and done.exception() is None:
+            # Unless an event dropped the key while it loaded: then the load may be stale.
+            if key not in self._dropped_while_loading:
+                self._entries[key] = (time.monotonic() + self._ttl, done.result())
+        self._dropped_while_loading.discard(key)
 
     async def _route(self, service: str, alias: str, now: float) -> Route:
-        entry = self._routes.get((service, alias))
-        if entry is not None and entry[0] > now:
-            return entry[1]
         if not validation.ALIAS_NAME.fullmatch(alias):
             raise errors.alias_not_found(service, alias)
         route = Route.of(await self._store.get_alias(service, alias))
@@ -172,3 +191,6 @@ class FunctionCatalog:
     def _drop(self, matches: Callable[[tuple[str, str, str, str]], bool]) -> None:
         for key in [k for k in self._entries if matches(k)]:
             del self._entries[key]
+        # A load that started before the change may have read the old row: it answers the
+        # requests waiting for it but is not kept.
+        self._dropped_while_loading.update(k for k in self._loading if matches(k))
