@@ -14,6 +14,9 @@ other end. Contract:
   agent's ``codeDir``): the host path for a plain process, ``/code`` in a sandbox.
 - ``open`` prepares the backend off the request path (a zygote boots); ``start``
   opens it too if nobody did. ``close`` ends every instance.
+- ``share_storage`` (before ``open``) names the object store's Unix socket and port: an
+  instance whose network the sandbox confines (``internet_access=False``) must still
+  reach the store at ``127.0.0.1:<port>``, and nothing else.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class Sandbox(Protocol):
     name: str
     isolates: bool
 
+    def share_storage(self, socket_path: Path, port: int) -> None: ...
     async def open(self) -> None: ...
     async def start(self, spec: InstanceSpec) -> SandboxProcess: ...
     async def close(self) -> None: ...

@@ -111,6 +111,9 @@ class ProcessSandbox:
     def __init__(self, python: str = "") -> None:
         self._python = real_python(python)
 
+    def share_storage(self, socket_path: Path, port: int) -> None:
+        """Nothing to do: instances share the platform's network, and its storage port."""
+
     async def start(self, spec: InstanceSpec) -> PlainProcess:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         # Not inheritable: only this keeper gets the read end, and no process but the

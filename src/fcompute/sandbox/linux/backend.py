@@ -98,6 +98,9 @@ class LinuxSandbox:
     def __init__(self, state_dir: Path, python: str = "", pids_max: int = DEFAULT_PIDS_MAX,
                  tmp_size_mb: int | None = None) -> None:
         self._state_dir = state_dir
+        # The object store's Unix socket and its port (``share_storage``).
+        self._storage_socket: Path | None = None
+        self._storage_port = 0
         self._python = real_python(python)
         self._pids_max = pids_max
         self._tmp_size_mb = tmp_size_mb
@@ -109,6 +112,12 @@ class LinuxSandbox:
         self._pending: dict[int, tuple[asyncio.Future[LinuxProcess], socket.socket]] = {}
         self._processes: dict[int, LinuxProcess] = {}
         self._next_id = 0
+
+    def share_storage(self, socket_path: Path, port: int) -> None:
+        """Instances without internet access find the store at ``127.0.0.1:<port>`` in
+        their own network, relayed to ``socket_path`` (``forwarder``). Before ``open``."""
+        self._storage_socket = socket_path
+        self._storage_port = port
 
     # zygote lifecycle ------------------------------------------------------------
 
@@ -155,7 +164,8 @@ class LinuxSandbox:
         wire.send(ours, {
             "op": "configure", "skeleton": str(root), "seccomp": base64.b64encode(
                 self._seccomp).decode(), "pidsMax": self._pids_max, "uidBase": UID_BASE,
-            "uidCount": UID_COUNT, "readOnly": [],
+            "uidCount": UID_COUNT, "readOnly": [], "storageSocket": self._storage_socket_path(),
+            "storagePort": self._storage_port,
         })
         try:
             reply = await asyncio.wait_for(asyncio.shield(self._ready), BOOT_TIMEOUT_SECONDS)
@@ -166,6 +176,16 @@ class LinuxSandbox:
             self._lost()
             raise SandboxUnavailable(f"the sandbox zygote failed: {reply.get('error')}")
         log.info("linux sandbox ready: zygote pid %s", reply.get("pid"))
+
+    def _storage_socket_path(self) -> str:
+        socket_path = self._storage_socket
+        if socket_path is None or not self._storage_port:
+            return ""
+        if not socket_path.is_socket():
+            log.warning("no object-store socket at %s: functions without internet access "
+                        "will not reach the store", socket_path)
+            return ""
+        return str(socket_path)
 
     async def close(self) -> None:
         control, zygote = self._control, self._zygote

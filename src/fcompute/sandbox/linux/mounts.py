@@ -23,6 +23,9 @@ import stat
 from fcompute.sandbox.linux import libc
 
 CODE_PATH = "/code"
+# Where the platform's storage Unix socket shows inside every instance (the one file of
+# the host's data dir that does): the relay of network-isolated instances connects to it.
+STORAGE_SOCKET = "/run/fcompute/storage.sock"
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 
@@ -68,11 +71,13 @@ def _bind_path(source: str, target: str) -> None:
     _bind_read_only(real, target)
 
 
-def build_skeleton(root: str, extra_read_only: list[str]) -> None:
+def build_skeleton(root: str, extra_read_only: list[str], storage_socket: str = "") -> None:
     """Builds the shared read-only root at ``root`` (an existing, empty directory).
 
     ``extra_read_only`` lists more host directories to show at the same path, such
-    as the Python installation when it lives outside ``/usr``.
+    as the Python installation when it lives outside ``/usr``. ``storage_socket``, when
+    given, is the platform's storage Unix socket, shown at ``STORAGE_SOCKET`` (connecting
+    to a socket needs no write access to its mount).
     """
     libc.mount("tmpfs", root, "tmpfs", libc.MS_NOSUID, "size=4m,mode=0755")
     for name in ("code", "tmp", "proc", "dev", "etc"):
@@ -94,6 +99,8 @@ def build_skeleton(root: str, extra_read_only: list[str]) -> None:
         source = os.path.join("/etc", name)
         if os.path.exists(source):
             _bind_path(source, os.path.join(root, "etc", name))
+    if storage_socket:
+        _bind_path(storage_socket, root + STORAGE_SOCKET)
     dev = os.path.join(root, "dev")
     for name, major, minor in DEVICES:
         path = os.path.join(dev, name)

@@ -52,12 +52,22 @@ import fcompute.runtime.wsgi  # noqa: F401
 from fcompute.runtime import errors
 from fcompute.runtime.agent import Agent
 from fcompute.runtime.protocol import Kind, encode
-from fcompute.sandbox.linux import cgroups, credentials, libc, mounts, namespaces, wire
+from fcompute.sandbox.linux import (
+    cgroups,
+    credentials,
+    forwarder,
+    libc,
+    mounts,
+    namespaces,
+    wire,
+)
 from fcompute.sandbox.linux.seccomp import SeccompProgram
 
 # Exit status of a child whose sandbox set-up failed before the agent ran.
 SETUP_FAILED = 121
 AGENT_FD = 3
+# The storage relay's listening socket, between confine() and the relay's fork.
+RELAY_FD = 4
 
 
 class Instance:
@@ -86,7 +96,11 @@ class Zygote:
         # The interpreter and its standard library must stay reachable after pivot_root.
         prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.base_exec_prefix)}
         extra = sorted(p for p in prefixes if p != "/") + list(config.get("readOnly", []))
-        mounts.build_skeleton(self.skeleton, extra)
+        # The platform's storage socket ("" when it has none): instances without internet
+        # access reach the store through it, and through nothing else.
+        storage_socket = str(config.get("storageSocket", ""))
+        self.storage_port = int(config.get("storagePort", 0)) if storage_socket else 0
+        mounts.build_skeleton(self.skeleton, extra, storage_socket)
         self.cgroups = cgroups.open_cgroups(os.getpid())
         self.seccomp = SeccompProgram(base64.b64decode(config["seccomp"]))
         self.pids_max = int(config["pidsMax"])
@@ -216,7 +230,9 @@ class Zygote:
               uid: int) -> None:
         """Runs in the forked child: confine it, then become the runtime agent. Never returns."""
         try:
-            self.confine(request, sock_fd, log_fd, procs, uid)
+            relay = self.confine(request, sock_fd, log_fd, procs, uid)
+            if relay:
+                self.fork_relay()
         except BaseException as exc:
             self.report_setup_failure(exc, sock_fd, log_fd)
             os._exit(SETUP_FAILED)
@@ -231,28 +247,48 @@ class Zygote:
             os._exit(status)
 
     def confine(self, request: dict[str, Any], sock_fd: int, log_fd: int, procs: list[int],
-                uid: int) -> None:
+                uid: int) -> bool:
+        """Confines the child; True when it is to fork the storage relay (at RELAY_FD)."""
         os.setsid()
         for fd in procs:
             os.write(fd, b"0")
+        private_network = not request["internetAccess"]
         namespaces.enter_instance_namespaces(
-            private_network=not request["internetAccess"],
+            private_network=private_network,
             hostname=f"fc-{request['instance'][:12]}",
         )
+        relay = private_network and self.storage_port > 0
+        if relay:
+            # Bound now, in the instance's own network, before privileges go (a port
+            # below 1024 would need them).
+            listener = forwarder.listen(self.storage_port)
+            os.dup2(listener.fileno(), RELAY_FD)
+            listener.close()
         mounts.enter_root(self.skeleton, request["codeDir"], int(request["tmpMb"]))
-        # The descriptors the agent keeps: /dev/null, the log twice, its socket.
+        # The descriptors the agent keeps: /dev/null, the log twice, its socket (and the
+        # relay's listener until the relay has it).
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.dup2(sock_fd, AGENT_FD)
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
         self.control.detach()  # its descriptor goes with closerange below
-        os.closerange(AGENT_FD + 1, 1 << 20)
+        os.closerange((RELAY_FD if relay else AGENT_FD) + 1, 1 << 20)
         credentials.drop_privileges(uid, uid, self.cap_last)
         # Dies with the zygote even if the platform could not kill it (set after the
         # uid change, which resets it).
         libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
         self.seccomp.install()
+        return relay
+
+    @staticmethod
+    def fork_relay() -> None:
+        """Forks the storage relay (confined like the agent, whose child it is)."""
+        pid = os.fork()
+        if pid == 0:
+            os.close(AGENT_FD)
+            forwarder.serve(socket.socket(fileno=RELAY_FD), mounts.STORAGE_SOCKET)
+        os.close(RELAY_FD)
 
     @staticmethod
     def report_setup_failure(exc: BaseException, sock_fd: int, log_fd: int) -> None:
