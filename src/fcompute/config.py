@@ -38,6 +38,10 @@ class Settings:
     sandbox_tmp_size_mb: int = 0
     # Processes and threads one instance may have at once (Linux sandbox).
     sandbox_pids_max: int = 128
+    # How long the object-store credentials handed to a function stay valid (a function
+    # whose timeout is longer gets longer-lived ones; docs/storage.md). `fcompute serve
+    # --function-credentials-ttl`.
+    function_credentials_ttl_seconds: float = 3600.0
     # Async invocations: first retry delay (doubling up to the cap) and how many jobs
     # (invocations and destination deliveries) may run at once in all. `fcompute serve`
     # sets these with --async-backoff-base, --async-backoff-cap, --async-max-in-flight
@@ -67,6 +71,12 @@ class Settings:
     def storage_endpoint(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.storage_port}"
+
+    @property
+    def storage_socket(self) -> Path:
+        """The object store's Unix socket: how functions without internet access reach it
+        (the Linux sandbox shows it inside their instances; docs/sandbox.md)."""
+        return self.data_dir.resolve() / "run" / "storage.sock"
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from fcompute.config import Settings
 from fcompute.invoke.catalog import FunctionCatalog, Resolved
 from fcompute.invoke.logfiles import LogFiles
 from fcompute.invoke.result import InvocationResult, Timings
+from fcompute.invoke.storage_access import FunctionStorage, Issued
 from fcompute.model import LATEST
 from fcompute.pool import replies
 from fcompute.pool.connection import Frame
@@ -45,10 +46,29 @@ class Invoker:
         self._catalog = catalog
         self._pool = pool
         self._logs = logs
+        # None: instances get no way into the object store (empty credentials).
+        self._storage: FunctionStorage | None = None
+
+    def use_storage(self, storage: FunctionStorage) -> None:
+        """Instances started from now on get the store's address and credentials."""
+        self._storage = storage
 
     def launch_spec(self, resolved: Resolved) -> LaunchSpec:
         service, function = resolved.service, resolved.function
         config, log_config = function.config, service.config.log_config or {}
+        own = function.config.environment
+        credentials: dict[str, str] = {}
+        variables: dict[str, str] = {}
+        store_env: dict[str, str] = {}
+        storage = self._storage
+        if storage is not None:
+            variables = storage.credential_variables(own)
+            issued = self._issue(resolved)
+            credentials = issued.meta
+            store_env = {**storage.address_environment(service.config.internet_access, own),
+                         **storage.credential_environment(issued, variables)}
+        # The platform's own variables win: a function cannot make its code misreport them.
+        environment = {**own, **store_env, **self._environment(resolved)}
         return LaunchSpec(
             function_key=resolved.key,
             code_digest=function.code.digest,
@@ -72,12 +92,15 @@ class Invoker:
                 "versionId": "" if resolved.version == LATEST else resolved.version,
                 "logProject": log_config.get("project", ""),
                 "logStore": log_config.get("logstore", ""),
-                "credentials": {},
-                "environment": self._environment(resolved),
+                "credentials": credentials,
+                # Which environment variables the agent rewrites when credentials change.
+                "credentialVariables": variables,
+                "environment": environment,
             },
         )
 
     def _environment(self, resolved: Resolved) -> dict[str, str]:
+        """The FC_* variables."""
         service, function = resolved.service, resolved.function
         env = {
             "FC_FUNCTION_NAME": function.name,
@@ -88,8 +111,7 @@ class Invoker:
             "FC_ACCOUNT_ID": self._settings.account_id,
             "FC_QUALIFIER": resolved.qualifier,
         }
-        # The platform's own variables win: a function cannot make its code misreport them.
-        return {**function.config.environment, **env}
+        return env
 
     def _pool_for(self, resolved: Resolved) -> FunctionPool:
         pool = self._pool.get(resolved.key)
@@ -97,11 +119,37 @@ class Invoker:
             pool = self._pool.create(resolved.pool_group, self.launch_spec(resolved))
         return pool
 
+    def _issue(self, resolved: Resolved) -> Issued:
+        assert self._storage is not None
+        config = resolved.function.config
+        longest = max(config.timeout, config.initialization_timeout if config.initializer else 0)
+        return self._storage.issue(resolved.key, f"{resolved.service.name}/"
+                                   f"{resolved.function.name}", float(longest))
+
+    def _credentials(self, pool: FunctionPool, resolved: Resolved) -> Issued | None:
+        """The credentials requests of this pool hand their instance (None: no store)."""
+        storage = self._storage
+        if storage is None:
+            return None
+        issued = storage.current(resolved.key)
+        if issued is None:
+            issued = self._issue(resolved)
+            # Instances this pool starts from now on get them at INIT too: the factory
+            # copies init_meta at each start, so replacing its entries is enough.
+            init_meta = pool.launch.init_meta
+            init_meta["credentials"] = issued.meta
+            init_meta["environment"] = {
+                **init_meta["environment"],
+                **storage.credential_environment(issued, init_meta["credentialVariables"]),
+            }
+        return issued
+
     async def invoke(
         self, resolved: Resolved, event: bytes, *, request_id: str, log_tail: bool = False
     ) -> InvocationResult:
         result = InvocationResult(request_id=request_id)
         pool = self._pool_for(resolved)
+        self._credentials(pool, resolved)  # current before a cold start's INIT
         try:
             instance, start = await pool.acquire(request_id)
         except InstanceFailure as failure:
@@ -109,14 +157,18 @@ class Invoker:
             result.error = failure.error
             await self._note_failure(pool.launch.log_path, request_id, result, log_tail)
             return result
+        # Again after the wait for an instance: they must outlast this request's timeout.
+        issued = self._credentials(pool, resolved)
+        request: dict[str, Any] = {"requestId": request_id, "logTail": log_tail}
+        if issued is not None and (credentials := issued.for_instance(instance.id)):
+            request["credentials"] = credentials
         result.timings.add_start(start)
         # Only an instance that answered goes back to the pool: if this task is cancelled
         # mid-request, the instance may still answer later and must not serve anyone else.
         healthy = False
         try:
             kind, meta, payload = await instance.request(
-                Kind.INVOKE, {"requestId": request_id, "logTail": log_tail}, event,
-                float(resolved.function.config.timeout),
+                Kind.INVOKE, request, event, float(resolved.function.config.timeout),
             )
             healthy = True
         except InstanceFailure as failure:
@@ -152,8 +204,12 @@ class Invoker:
     ) -> AsyncGenerator[Frame, None]:
         """Streams the WSGI response frames; raises InstanceFailure before the first frame."""
         pool = self._pool_for(resolved)
+        self._credentials(pool, resolved)
         request_id = request["requestId"]
         instance, start = await pool.acquire(request_id)
+        issued = self._credentials(pool, resolved)
+        if issued is not None and (credentials := issued.for_instance(instance.id)):
+            request["credentials"] = credentials
         timings.add_start(start)
         timeout = float(resolved.function.config.timeout)
         timings.deadline = asyncio.get_running_loop().time() + timeout

@@ -105,7 +105,9 @@ class Agent:
 
         self.function = FunctionMeta(meta)
         self.service = ServiceMeta(meta)
-        self.credentials = Credentials(meta.get("credentials", {}))
+        self.credentials = Credentials(meta.get("credentials") or {})
+        # Environment variable -> credentials field: the variables kept current below.
+        self.credential_variables: dict[str, str] = meta.get("credentialVariables") or {}
         self.region = meta.get("region", "")
         self.account_id = meta.get("accountId", "")
         try:
@@ -160,12 +162,26 @@ class Agent:
             if frame is None:
                 return
             kind, meta, payload = frame
+            fresh = meta.get("credentials")
+            if fresh and fresh.get("securityToken") != self.credentials.security_token:
+                self.renew_credentials(fresh)
             if kind is Kind.INVOKE:
                 self.invoke(meta, payload)
             elif kind is Kind.HTTP:
                 from fcompute.runtime.wsgi import serve_http
 
                 serve_http(self, meta, payload)
+
+    def renew_credentials(self, fresh: dict[str, str]) -> None:
+        """The platform replaced the instance's credentials (each request carries the
+        current ones): ``context.credentials`` and the environment follow, so clients
+        that read the environment (botocore when it nears the expiration, oss2 at every
+        request) pick them up too."""
+        self.credentials = Credentials(fresh)
+        for name, field in self.credential_variables.items():
+            value = fresh.get(field)
+            if isinstance(value, str):
+                os.environ[name] = value
 
     # invocations -----------------------------------------------------------
 
