@@ -31,7 +31,7 @@ class FcApp:
     ) -> None:
         self._router = router
         # The object store shares the process and the server: its requests arrive on its
-        # own port.
+        # own port, or on its Unix socket.
         self._storage = storage
         self._storage_port = storage_port
         self._keys = access_keys
@@ -42,6 +42,14 @@ class FcApp:
         if scope["type"] == "http":
             server = scope.get("server")
             if self._storage is not None and server and server[1] == self._storage_port:
+                await self._storage(scope, receive, send)
+            elif self._storage is not None and server and server[1] is None:
+                # A Unix socket (uvicorn names its path, with no port): only the store
+                # listens on one, for functions without internet access. They addressed it
+                # as 127.0.0.1:<storage port> inside their instance, and the front doors
+                # see it so.
+                scope["server"] = ("127.0.0.1", self._storage_port)
+                scope["client"] = ("127.0.0.1", 0)
                 await self._storage(scope, receive, send)
             else:
                 await self._http(scope, receive, send)
