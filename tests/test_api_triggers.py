@@ -18,6 +18,8 @@ TIMER_CONFIG = {"cronExpression": "@every 5m", "enable": True, "payload": "tick"
 OSS_CONFIG = {"events": ["oss:ObjectCreated:*", "oss:ObjectRemoved:DeleteObject"],
               "filter": {"key": {"prefix": "in/", "suffix": ".png"}}}
 OSS_ARN = "acs:oss:cn-local:000000000000:my-bucket"
+# Triggers on one bucket may not overlap: the update test has a bucket of its own.
+OSS_ARN_FOR_UPDATE = "acs:oss:cn-local:000000000000:update-bucket"
 
 
 def new_function(client: fc2.Client) -> str:
@@ -231,7 +233,7 @@ def test_invalid_trigger_requests_are_400(
 @pytest.mark.parametrize(("trigger_type", "good", "source_arn", "bad"), [
     ("http", HTTP_CONFIG, None, {"authType": "anonymous", "methods": ["TRACE"]}),
     ("timer", TIMER_CONFIG, None, {"cronExpression": "* * * * *"}),
-    ("oss", OSS_CONFIG, OSS_ARN, {"events": ["created"]}),
+    ("oss", OSS_CONFIG, OSS_ARN_FOR_UPDATE, {"events": ["created"]}),
 ])
 def test_invalid_trigger_config_on_update_is_400(
     shared_platform: PlatformProcess, shared_client: fc2.Client, trigger_type: str,
