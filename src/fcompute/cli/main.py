@@ -49,6 +49,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         sandbox=args.sandbox,
         sandbox_tmp_size_mb=args.tmp_size,
         instance_wait_seconds=args.instance_wait,
+        function_credentials_ttl_seconds=args.function_credentials_ttl,
         async_backoff_base_seconds=args.async_backoff_base,
         async_backoff_cap_seconds=args.async_backoff_cap,
         async_max_in_flight=args.async_max_in_flight,
@@ -105,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tmp-size", type=int, default=0,
                        help="MB of private /tmp for every instance, overriding each "
                             "function's diskSize (default: per function, 512 unless set)")
+    serve.add_argument("--function-credentials-ttl", type=positive(float),
+                       default=DEFAULTS.function_credentials_ttl_seconds, metavar="SECONDS",
+                       help="lifetime of the object-store credentials each function instance "
+                            "gets, replaced at half of it (default "
+                            f"{DEFAULTS.function_credentials_ttl_seconds:g}; at least twice "
+                            "the function's timeout)")
     tuning = serve.add_argument_group("async invocations")
     tuning.add_argument("--async-backoff-base", type=positive(float),
                         default=DEFAULTS.async_backoff_base_seconds, metavar="SECONDS",
