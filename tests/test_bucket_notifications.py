@@ -389,3 +389,15 @@ def test_a_bucket_of_the_embedded_store_is_refused(notified: PlatformProcess,
     message = assert_fc_error(answer, 409, "BucketNotExternal")["ErrorMessage"]
     assert bucket in message
     assert list_records(notified, service, function)["invocations"] == []
+
+
+def test_with_access_keys_and_a_token_the_token_is_enough(
+        make_platform: Callable[..., PlatformProcess]) -> None:
+    # MinIO and Ceph cannot sign FC requests: on a platform with keys, the token admits them.
+    platform = make_platform("--sandbox", "process", env={
+        "FCOMPUTE_ACCESS_KEY_ID": "ak", "FCOMPUTE_ACCESS_KEY_SECRET": "sk",
+        "FCOMPUTE_NOTIFICATION_TOKEN": TOKEN})
+    body = json.dumps(with_bucket(MINIO_PUT, "images")).encode()
+    assert post(platform, body, bearer()).status_code == 200
+    refused = post(platform, body, bearer("wrong"))
+    assert refused.status_code == 403, refused.text

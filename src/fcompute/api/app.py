@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from fcompute.api import auth
 from fcompute.api.code import CODE_PATH
 from fcompute.api.http import Receive, Request, Response, Scope, Send, Sent, error_body
+from fcompute.api.notifications import PATH as NOTIFICATIONS_PATH
 from fcompute.api.openapi import OPENAPI_PATH
 from fcompute.api.proxy import PREFIX as PROXY_PREFIX
 from fcompute.api.routing import Router
@@ -73,9 +74,11 @@ class FcApp:
                 return
 
     def _needs_signature(self, path: str) -> bool:
-        # HTTP triggers follow their own authType; code links carry their own signature.
+        # HTTP triggers follow their own authType; code links carry their own signature;
+        # bucket notifications check their token (or this signature) themselves.
         return bool(self._keys) and not (
-            path.startswith(PROXY_PREFIX) or path.startswith(CODE_PATH) or path == OPENAPI_PATH
+            path.startswith(PROXY_PREFIX) or path.startswith(CODE_PATH)
+            or path in (OPENAPI_PATH, NOTIFICATIONS_PATH)
         )
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
