@@ -435,6 +435,13 @@ def test_multipart_upload_list_complete_abort(s3: Any, bucket: str) -> None:
                                      MultipartUpload={"Parts": [
                                          {"PartNumber": 2, "ETag": etags[1]},
                                          {"PartNumber": 1, "ETag": etags[0]}]})
+    small = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=3,
+                           Body=b"small")
+    with s3_error(400, "EntityTooSmall"):  # every part but the last: at least 5 MiB
+        s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload_id,
+                                     MultipartUpload={"Parts": [
+                                         {"PartNumber": 2, "ETag": etags[1]},
+                                         {"PartNumber": 3, "ETag": small["ETag"]}]})
     done = s3.complete_multipart_upload(
         Bucket=bucket, Key="mp", UploadId=upload_id, MultipartUpload={"Parts": [
             {"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]})
@@ -837,6 +844,10 @@ def test_signatures_with_access_keys(keyed_platform: PlatformProcess, signed_s3:
     unsigned = httpx.get(f"{endpoint}/{name}/dir/a%20b%2Bc")
     assert unsigned.status_code == 403
     assert ET.fromstring(unsigned.content).findtext("Code") == "AccessDenied"
+    sigv2 = httpx.get(f"{endpoint}/{name}/dir/a%20b%2Bc", params={
+        "AWSAccessKeyId": KEY_ID, "Signature": "c2ln", "Expires": str(int(time.time()) + 60)})
+    assert sigv2.status_code == 400
+    assert ET.fromstring(sigv2.content).findtext("Code") == "InvalidRequest"
     # The body must be the one signed.
     url = f"{endpoint}/{name}/swap"
     swapped = httpx.put(url, content=b"other", headers=sign("PUT", url, body=b"signed"))

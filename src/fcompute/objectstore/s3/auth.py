@@ -75,7 +75,7 @@ def authenticate(request: S3Request, keys: StorageKeys, now: float | None = None
         payload = payload or sigv4.UNSIGNED_PAYLOAD
         _check_payload_hash(payload)
         return Authentication("", payload)
-    elif authorization:
+    elif authorization or ("AWSAccessKeyId" in request.query and "Signature" in request.query):
         raise errors.InvalidRequest(
             "The authorization mechanism you have provided is not supported. Please use "
             f"{sigv4.ALGORITHM}.")

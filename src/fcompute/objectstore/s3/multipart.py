@@ -29,6 +29,8 @@ from fcompute.objectstore.s3.listing import encoder
 from fcompute.objectstore.s3.objects import copy_source, current_object
 
 ALGORITHM_KEY = "algorithm"  # where an upload's checksum algorithm is kept
+# S3's smallest part but the last, kept so that an upload that works here works there.
+MIN_PART_SIZE = 5 * 1024 * 1024
 _COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
 
 
@@ -199,6 +201,12 @@ def _check_parts(chosen: list[tuple[int, str, dict[str, str]]],
                 raise InvalidPart(f"The {checksums.NAMES[name]} of part {number} does not "
                                   "match the part uploaded", PartNumber=str(number))
         parts.append(part)
+    for part in parts[:-1]:
+        if part.size < MIN_PART_SIZE:
+            raise StorageError("Your proposed upload is smaller than the minimum allowed "
+                               "size", code="EntityTooSmall", ProposedSize=str(part.size),
+                               MinSizeAllowed=str(MIN_PART_SIZE), PartNumber=str(part.number),
+                               ETag=quoted_etag(part.etag))
     return parts
 
 
