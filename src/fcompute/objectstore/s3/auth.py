@@ -82,8 +82,13 @@ def authenticate(request: S3Request, keys: StorageKeys, now: float | None = None
     else:
         raise errors.AccessDenied("Access Denied: requests must be signed (AWS Signature "
                                   "Version 4)")
+    # A presigned URL signs its payload as UNSIGNED-PAYLOAD, unless its client signed an
+    # x-amz-content-sha256 header it sends along.
+    signed_as = [sigv4.UNSIGNED_PAYLOAD] if signature.presigned else []
     payload = payload or sigv4.UNSIGNED_PAYLOAD
     _check_payload_hash(payload)
+    if payload not in signed_as:
+        signed_as.append(payload)
     key_id = signature.credential.access_key_id
     # The token's seal is checked here even when signatures are not.
     actor = keys.scope(key_id, signature.security_token)
@@ -100,7 +105,7 @@ def authenticate(request: S3Request, keys: StorageKeys, now: float | None = None
             AWSAccessKeyId=key_id)
     sigv4.check_time(signature, time.time() if now is None else now)
     signing_key = sigv4.verify(signature, secret, sigv4.RequestParts(
-        request.method, request.raw_path, request.raw_query, request.headers, payload))
+        request.method, request.raw_path, request.raw_query, request.headers, signed_as))
     signer = None
     if payload in (sigv4.STREAMING_SIGNED, sigv4.STREAMING_SIGNED_TRAILER):
         signer = sigv4.ChunkSigner(signing_key, signature)

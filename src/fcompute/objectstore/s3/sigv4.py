@@ -216,7 +216,7 @@ class RequestParts:
     raw_path: str
     raw_query: str
     headers: list[tuple[bytes, bytes]]
-    payload_hash: str
+    payload_hashes: list[str]  # what the client may have signed the payload as
 
 
 def verify(signature: Signature, secret: str, parts: RequestParts) -> bytes:
@@ -228,12 +228,13 @@ def verify(signature: Signature, secret: str, parts: RequestParts) -> bytes:
     first = ""
     for path in canonical_paths(parts.raw_path):
         for query in canonical_queries(parts.raw_query, without=without):
-            request = canonical_request(parts.method, path, query, headers,
-                                        signature.signed_headers, parts.payload_hash)
-            to_sign = string_to_sign(signature.amz_date, signature.credential, request)
-            if hmac.compare_digest(sign(key, to_sign), signature.signature.lower()):
-                return key
-            first = first or request
+            for payload_hash in parts.payload_hashes:
+                request = canonical_request(parts.method, path, query, headers,
+                                            signature.signed_headers, payload_hash)
+                to_sign = string_to_sign(signature.amz_date, signature.credential, request)
+                if hmac.compare_digest(sign(key, to_sign), signature.signature.lower()):
+                    return key
+                first = first or request
     to_sign = string_to_sign(signature.amz_date, signature.credential, first)
     raise errors.SignatureDoesNotMatch(
         "The request signature we calculated does not match the signature you provided. "
