@@ -3,8 +3,8 @@
 With access keys configured every request is signed (SigV4 in the Authorization header
 or a presigned URL) and checked in S3's order: the key, the clock, the signature. With
 none (``keys.open``: the platform on loopback) any key is accepted unchecked, and unsigned
-requests too; the payload hash is honoured either way, since it protects the data, not
-the door.
+requests too, though a presigned URL still expires; the payload hash is honoured either
+way, since it protects the data, not the door.
 """
 
 from __future__ import annotations
@@ -93,6 +93,10 @@ def authenticate(request: S3Request, keys: StorageKeys, now: float | None = None
     # The token's seal is checked here even when signatures are not.
     actor = keys.scope(key_id, signature.security_token)
     if keys.open:
+        if signature.presigned:
+            # A presigned URL's expiry belongs to the URL, not to the key: it holds even
+            # where keys are not checked, so that code meeting it here meets it on S3.
+            sigv4.check_time(signature, time.time() if now is None else now)
         return Authentication(key_id, payload, actor=actor)
     secret = keys.secret(key_id, signature.security_token)
     if secret is None:
