@@ -115,7 +115,11 @@ class ObjectInfo:
 
 @dataclass(frozen=True)
 class NewObject:
-    """What a writer says about an object besides its bytes."""
+    """What a writer says about an object besides its bytes.
+
+    ``checksums`` is read only once the body is in and ``verify`` has passed, so a front
+    door may fill it from what arrives after the body (aws-chunked trailers).
+    """
 
     content_type: str = "application/octet-stream"
     metadata: dict[str, str] = field(default_factory=dict)
