@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import gc
 import os
 import selectors
@@ -68,6 +69,8 @@ SETUP_FAILED = 121
 AGENT_FD = 3
 # The storage relay's listening socket, between confine() and the relay's fork.
 RELAY_FD = 4
+# Where it waits meanwhile (at or above): clear of the descriptors 0-4 set in confine().
+_PARKED_FD = 256
 
 
 class Instance:
@@ -258,12 +261,12 @@ class Zygote:
             hostname=f"fc-{request['instance'][:12]}",
         )
         relay = private_network and self.storage_port > 0
+        listener = -1
         if relay:
             # Bound now, in the instance's own network, before privileges go (a port
-            # below 1024 would need them).
-            listener = forwarder.listen(self.storage_port)
-            os.dup2(listener.fileno(), RELAY_FD)
-            listener.close()
+            # below 1024 would need them); kept clear of the descriptors moved below.
+            with forwarder.listen(self.storage_port) as sock:
+                listener = fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD, _PARKED_FD)
         mounts.enter_root(self.skeleton, request["codeDir"], int(request["tmpMb"]))
         # The descriptors the agent keeps: /dev/null, the log twice, its socket (and the
         # relay's listener until the relay has it).
@@ -272,6 +275,8 @@ class Zygote:
         os.dup2(sock_fd, AGENT_FD)
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
+        if relay:
+            os.dup2(listener, RELAY_FD)
         self.control.detach()  # its descriptor goes with closerange below
         os.closerange((RELAY_FD if relay else AGENT_FD) + 1, 1 << 20)
         credentials.drop_privileges(uid, uid, self.cap_last)
