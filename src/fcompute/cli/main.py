@@ -7,7 +7,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from fcompute.cli import aliases, async_commands, deploy, invoke, listing, remove, versions
+from fcompute.cli import (
+    aliases,
+    async_commands,
+    deploy,
+    invoke,
+    listing,
+    remove,
+    storage,
+    versions,
+)
 from fcompute.cli.common import add_endpoint_option
 from fcompute.config import (
     DEFAULT_PORT,
@@ -19,7 +28,7 @@ from fcompute.config import (
 from fcompute.serving.settings import ConnectionSettings
 
 # Command groups besides serve: each module's register(commands) adds its subcommands.
-COMMAND_GROUPS = [deploy, invoke, listing, remove, versions, aliases, async_commands]
+COMMAND_GROUPS = [deploy, invoke, listing, remove, versions, aliases, async_commands, storage]
 DEFAULTS = Settings()
 CONNECTION_DEFAULTS = ConnectionSettings()
 
