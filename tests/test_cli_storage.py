@@ -213,10 +213,12 @@ def test_errors_are_one_clear_line(run: StorageRun, tmp_path: Path) -> None:
     missing = unique("nobucket")
     local = tmp_path / "a.txt"
     local.write_text("a")
-    assert_one_line_error(run("cp", str(local), f"{missing}/a.txt"), "NoSuchBucket",
-                          f"(bucket {missing})", f"`fcompute storage mb {missing}` creates it")
-    assert_one_line_error(run("ls", missing), "NoSuchBucket", f"bucket {missing}")
-    assert_one_line_error(run("cp", f"{missing}/a.txt", str(tmp_path / "b.txt")), "NoSuchBucket")
+    assert_one_line_error(run("cp", str(local), f"{missing}/a.txt"), "NoSuchBucket", missing,
+                          f"`fcompute storage mb {missing}` creates it")
+    assert_one_line_error(run("ls", missing), "NoSuchBucket", missing)
+    # A HEAD's 404 has no body to say which is missing: the bucket is named all the same.
+    assert_one_line_error(run("cp", f"{missing}/a.txt", str(tmp_path / "b.txt")),
+                          "NoSuchBucket", missing)
     assert not (tmp_path / "b.txt").exists()
     assert_one_line_error(run("cp", str(tmp_path / "nothing.txt"), "s3://x/y"),
                           "nothing.txt", "No such file")
@@ -234,7 +236,8 @@ def test_errors_are_one_clear_line(run: StorageRun, tmp_path: Path) -> None:
 def test_download_of_a_missing_key_names_it(run: StorageRun, bucket: str, tmp_path: Path
                                             ) -> None:
     done = run("cp", f"{bucket}/no/such.txt", str(tmp_path))
-    assert_one_line_error(done, "NoSuchKey", f"({bucket}/no/such.txt)")
+    assert_one_line_error(done, "NoSuchKey", f"{bucket}/no/such.txt",
+                          f"`fcompute storage ls {bucket}/` shows what is there")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -122,19 +122,27 @@ def storage_command(command: StorageCommand) -> Callable[[argparse.Namespace], i
 
 
 def explain(exc: StorageApiError, args: argparse.Namespace) -> str:
-    """The store's error as one line, ending with the next step where there is one."""
+    """The store's error as one line, naming what it is about (unless the store's message
+    does) and ending with the next step where there is one."""
     line = f"{exc.code}: {exc.message.rstrip('.')}" if exc.message else exc.code
     bucket = getattr(args, "about_bucket", "") or exc.resource.strip("/").partition("/")[0]
     if exc.code == "NoSuchBucket" and bucket:
-        return (f"{line} (bucket {bucket}); `fcompute storage mb {bucket}` creates it, "
-                "`fcompute storage ls` lists the buckets")
+        return (f"{line}{naming(line, f'bucket {bucket}', bucket)}; `fcompute storage mb "
+                f"{bucket}` creates it, `fcompute storage ls` lists the buckets")
     if exc.code == "NoSuchKey":
         where = getattr(args, "about_object", "") or exc.resource
-        return f"{line} ({where}); `fcompute storage ls {bucket}/` shows what is there"
+        bucket_name, _, key = where.partition("/")
+        return (f"{line}{naming(line, where, bucket_name, key)}; `fcompute storage ls "
+                f"{bucket}/` shows what is there")
     if exc.code == "BucketNotEmpty" and bucket:
-        return (f"{line} (bucket {bucket}); `fcompute storage rm {bucket} --recursive --yes` "
-                "deletes its objects and then the bucket")
+        return (f"{line}{naming(line, f'bucket {bucket}', bucket)}; `fcompute storage rm "
+                f"{bucket} --recursive --yes` deletes its objects and then the bucket")
     return line
+
+
+def naming(line: str, label: str, *names: str) -> str:
+    """`` (label)`` unless the line already names each of ``names``."""
+    return "" if all(name and name in line for name in names) else f" ({label})"
 
 
 def register(commands: Commands) -> None:
