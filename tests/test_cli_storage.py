@@ -239,6 +239,10 @@ def test_download_of_a_missing_key_names_it(run: StorageRun, bucket: str, tmp_pa
     assert_one_line_error(done, "NoSuchKey", f"{bucket}/no/such.txt",
                           f"`fcompute storage ls {bucket}/` shows what is there")
     assert list(tmp_path.iterdir()) == []
+    run_ok = run("cp", "-", f"{bucket}/here.txt", stdin=b"here")
+    assert run_ok.returncode == 0, run_ok.stderr
+    assert_one_line_error(run("cp", f"{bucket}/here.txt", str(tmp_path / "nodir" / "x.txt")),
+                          f"{tmp_path / 'nodir'} is not a directory")
 
 
 def test_keys_sign_requests(make_platform: Any, tmp_path: Path) -> None:

@@ -400,6 +400,8 @@ def download(args: argparse.Namespace, store: StorageClient, source: Remote,
     path = Path(destination).expanduser()
     if destination.endswith("/") or path.is_dir():
         path = path / key.rpartition("/")[2]
+    if not path.parent.is_dir():
+        raise CliError(f"{path.parent} is not a directory: cannot download {source} into it")
     got = store.download_file(source.bucket, key, path, progress=bar)
     if bar is not None:
         bar.finish()
