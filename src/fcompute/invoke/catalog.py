@@ -126,10 +126,10 @@ class FunctionCatalog:
     def _loaded(self, key: tuple[str, str, str, str], done: asyncio.Future[Resolved]) -> None:
         if self._loading.get(key) is done:
             del self._loading[key]
-        if not done.cancelled() and done.exception() is None:
-            # Unless an event dropped the key while it loaded: then the load may be stale.
-            if key not in self._dropped_while_loading:
-                self._entries[key] = (time.monotonic() + self._ttl, done.result())
+        # Kept unless an event dropped the key while it loaded: then the load may be stale.
+        if (not done.cancelled() and done.exception() is None
+                and key not in self._dropped_while_loading):
+            self._entries[key] = (time.monotonic() + self._ttl, done.result())
         self._dropped_while_loading.discard(key)
 
     async def _route(self, service: str, alias: str, now: float) -> Route:
