@@ -47,7 +47,7 @@ from tests.platform_process import PlatformProcess
 KEY_ID, SECRET = "AKIDFUNCSTORE", "function-store-secret"
 KEYS_ENV = {"FCOMPUTE_ACCESS_KEY_ID": KEY_ID, "FCOMPUTE_ACCESS_KEY_SECRET": SECRET}
 REGION = "local"
-TTL_SECONDS = 6  # the short-lived platform's credentials (--function-credentials-ttl)
+TTL_SECONDS = 8  # the short-lived platform's credentials (--function-credentials-ttl)
 MB = 1024 * 1024
 LINUX_ONLY: pytest.MarkDecorator = require_linux_sandbox()
 
@@ -461,7 +461,7 @@ def test_credentials_are_replaced_before_they_expire_and_expired_ones_are_refuse
     bucket, theirs = new_bucket(short_lived)
     # Credentials live TTL_SECONDS (at least twice the timeout and a second), and are
     # replaced at half of it.
-    service, function = deploy(short_lived, package, "s3_at_import", timeout=2)
+    service, function = deploy(short_lived, package, "s3_at_import", timeout=3)
     first = invoke(short_lived, service, function,
                    {"bucket": bucket, "key": "one", "body": "first"})
     old = first["context"]
