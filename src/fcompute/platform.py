@@ -46,6 +46,7 @@ from fcompute.control.versions import VersionsControl
 from fcompute.invoke.catalog import FunctionCatalog
 from fcompute.invoke.invoker import Invoker
 from fcompute.invoke.logfiles import LogFiles
+from fcompute.invoke.storage_access import FunctionStorage
 from fcompute.objectstore.credentials import StorageKeys
 from fcompute.objectstore.engine import ObjectStore
 from fcompute.objectstore.oss import OssApi
@@ -157,6 +158,10 @@ def build_platform(settings: Settings) -> Platform:
     links = CodeLinks(secret, codestore)
     objects = ObjectStore(data_dir / "storage")
     storage_keys = StorageKeys(settings.access_keys, secret)
+    # Instances get the store's address and short-lived credentials, and the sandbox shows
+    # network-isolated ones the store's Unix socket (docs/storage.md).
+    sandbox.share_storage(settings.storage_socket, settings.storage_port)
+    invoker.use_storage(FunctionStorage(storage_keys, settings, private_network=sandbox.isolates))
     storage = StorageApp(S3Api(objects, storage_keys, settings.region),
                          OssApi(objects, storage_keys, settings.region))
 

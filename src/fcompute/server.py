@@ -11,8 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from fcompute.config import Settings, check_bind_is_safe
-from fcompute.invoke.storage_access import FunctionStorage
-from fcompute.platform import Platform, build_platform
+from fcompute.platform import build_platform
 from fcompute.serving.capacity import connection_capacity, raise_file_limit
 from fcompute.serving.protocol import ConnectionGuard, protocol_for
 from fcompute.serving.settings import ConnectionSettings
@@ -93,15 +92,6 @@ class PlatformServer(uvicorn.Server):
                 self._storage_socket.unlink()
 
 
-def connect_functions_to_storage(platform: Platform) -> None:
-    """Instances get the store's address and short-lived credentials, and the sandbox
-    shows network-isolated ones the store's Unix socket (docs/storage.md)."""
-    settings = platform.settings
-    platform.sandbox.share_storage(settings.storage_socket, settings.storage_port)
-    platform.invoker.use_storage(FunctionStorage(
-        platform.storage_keys, settings, private_network=platform.sandbox.isolates))
-
-
 def connection_guard(connections: ConnectionSettings) -> ConnectionGuard:
     """Raises the open-file limit and sizes the connection table to what it leaves."""
     limit = raise_file_limit()
@@ -129,7 +119,6 @@ def serve(settings: Settings, connections: ConnectionSettings | None = None) -> 
     storage_unix = bind_unix(settings.storage_socket)
     guard = connection_guard(connections or ConnectionSettings())
     platform = build_platform(settings)
-    connect_functions_to_storage(platform)
     log.info("fcompute listening on http://%s:%d", settings.host, settings.port)
     log.info("object storage (S3 and OSS APIs) on %s, and for functions without internet "
              "access on %s", settings.storage_endpoint, settings.storage_socket)
