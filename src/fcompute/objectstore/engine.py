@@ -325,9 +325,28 @@ class ObjectStore:
 
     async def _receive(self, body: AsyncIterator[bytes], want_sha256: bool,
                        verify: Verify | None) -> ObjectWriter:
-        """Writes ``body`` to a staging file; the caller finishes or aborts the writer."""
+        """Writes ``body`` to a staging file; the caller finishes or aborts the writer.
+
+        A pipeline: while the event loop gathers the next megabyte from the client, one
+        worker thread writes the previous one (and its CRCs) and another hashes it (MD5,
+        the slowest step), so an upload takes as long as its slowest stage rather than
+        the sum of them.
+        """
         writer = await asyncio.to_thread(
             ObjectWriter, self._tmp / uuid.uuid4().hex, want_sha256=want_sha256)
+        in_flight: list[asyncio.Future[None]] = []
+
+        async def settle() -> None:
+            outcomes = await asyncio.gather(*in_flight, return_exceptions=True)
+            in_flight.clear()
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+
+        def hand_over(data: bytes) -> None:
+            in_flight.append(asyncio.ensure_future(asyncio.to_thread(writer.store, data)))
+            in_flight.append(asyncio.ensure_future(asyncio.to_thread(writer.hash, data)))
+
         try:
             pending: list[bytes] = []
             held = 0
@@ -335,13 +354,18 @@ class ObjectStore:
                 pending.append(chunk)
                 held += len(chunk)
                 if held >= CHUNK:
-                    await asyncio.to_thread(writer.write, b"".join(pending))
+                    await settle()  # each stage sees the megabytes in order
+                    hand_over(b"".join(pending))
                     pending, held = [], 0
+            await settle()
             if pending:
-                await asyncio.to_thread(writer.write, b"".join(pending))
+                hand_over(b"".join(pending))
+                await settle()
             if verify is not None:
                 verify(writer.digests())
         except BaseException:
+            # Threads cannot be stopped: let them end before the file goes.
+            await asyncio.gather(*in_flight, return_exceptions=True)
             await asyncio.to_thread(writer.abort)
             raise
         return writer
@@ -584,7 +608,9 @@ class ObjectStore:
                     f"part {number} with ETag {etag} was not uploaded (or was uploaded again "
                     "with other content)", PartNumber=str(number))
             parts.append(part)
-        writer = await asyncio.to_thread(ObjectWriter, self._tmp / uuid.uuid4().hex)
+        # The object's MD5 is never used (a multipart ETag is made of the parts' MD5s).
+        writer = await asyncio.to_thread(ObjectWriter, self._tmp / uuid.uuid4().hex,
+                                         want_md5=False)
         try:
             await asyncio.to_thread(self._join, writer, bucket, upload_id, parts)
         except BaseException:
@@ -611,7 +637,7 @@ class ObjectStore:
                 position = 0
                 while position < part.size:
                     data = read_range(file, position, part.size)
-                    writer.write(data)
+                    writer.store(data)
                     position += len(data)
 
     async def list_uploads(self, bucket: str, *, prefix: str = "", key_marker: str = "",

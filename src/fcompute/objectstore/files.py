@@ -40,26 +40,37 @@ class Digests:
 class ObjectWriter:
     """Writes a new object file under a temporary name; ``commit`` renames it into place."""
 
-    def __init__(self, tmp_path: Path, *, want_sha256: bool = False) -> None:
+    def __init__(self, tmp_path: Path, *, want_sha256: bool = False,
+                 want_md5: bool = True) -> None:
         self.tmp_path = tmp_path
         self._file: BinaryIO = open(tmp_path, "xb")  # noqa: SIM115 - closed by finish/abort
-        self._md5 = hashlib.md5()
+        self._md5 = hashlib.md5() if want_md5 else None
         self._sha256 = hashlib.sha256() if want_sha256 else None
         self._crc64 = 0
         self._crc32 = 0
         self._size = 0
 
     def write(self, data: bytes) -> None:
+        self.store(data)
+        self.hash(data)
+
+    def store(self, data: bytes) -> None:
+        """Writes ``data`` and updates the CRCs. With :meth:`hash`, the two halves of
+        ``write``: they may run at the same time in two threads, each in order."""
         self._file.write(data)
-        self._md5.update(data)
-        if self._sha256 is not None:
-            self._sha256.update(data)
         self._crc64 = crc64.xz(data, initial=self._crc64) if self._size else crc64.xz(data)
         self._crc32 = zlib.crc32(data, self._crc32)
         self._size += len(data)
 
+    def hash(self, data: bytes) -> None:
+        """Updates the MD5 (and SHA-256): the slow part, which releases the GIL."""
+        if self._md5 is not None:
+            self._md5.update(data)
+        if self._sha256 is not None:
+            self._sha256.update(data)
+
     def digests(self) -> Digests:
-        return Digests(self._size, self._md5.digest(),
+        return Digests(self._size, b"" if self._md5 is None else self._md5.digest(),
                        self._crc64 if self._size else 0, self._crc32,
                        None if self._sha256 is None else self._sha256.digest())
 
