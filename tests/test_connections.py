@@ -330,3 +330,41 @@ def test_pipelined_and_early_answered_requests_keep_their_deadlines_right(
     assert read_reply(sock)[0] == 404
     assert closes_within(sock, 5) == b""
     sock.close()
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One response (head and Content-Length body) from ``sock``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+@pytest.mark.parametrize("port", ["api", "storage"])
+def test_an_expect_continue_answered_before_its_body_closes_the_connection(
+        shared_platform: PlatformProcess, port: str) -> None:
+    # The client waits for 100 Continue before sending the body, and an early answer says it
+    # need not: the next bytes on the connection would be taken for that body.
+    number = shared_platform.port if port == "api" else shared_platform.storage_port
+    path = f"{API}/no/such/route" if port == "api" else "/no-such-bucket/key"
+    with socket.create_connection(("127.0.0.1", number), timeout=10) as sock:
+        sock.sendall((f"PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                      "Expect: 100-continue\r\n\r\n").encode())
+        head = read_response(sock)
+        assert b" 100 " not in head.split(b"\r\n")[0]
+        assert b"connection: close" in head.lower()
+        assert sock.recv(65536) == b""  # closed, not waiting for a body that never comes
+    # A request that reads its body still gets its 100 Continue and keeps the connection.
+    with socket.create_connection(("127.0.0.1", shared_platform.port), timeout=10) as sock:
+        sock.sendall((f"POST {API}/services HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                      "Expect: 100-continue\r\n\r\n").encode())
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(b"{}")
+        assert b"connection: close" not in read_response(sock).lower()

@@ -194,6 +194,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._waiting = False
             self._waiting_list.pop(self, None)
         _base.on_headers_complete(self)
+        cycle = self.cycle
+        if cycle is not None and cycle.waiting_for_100_continue:
+            _close_unless_continued(cycle)
 
     def on_message_complete(self) -> None:
         _base.on_message_complete(self)
@@ -311,3 +314,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _close(self) -> None:
         self._phase = CLOSED
         self.transport.close()
+
+
+def _close_unless_continued(cycle: Any) -> None:
+    """A request that said ``Expect: 100-continue`` and is answered before the platform
+    asked for its body: the client does not send the body, so the parser would take the
+    next request's bytes for it. Such a response closes the connection (RFC 9110 15.2.1)."""
+    send = cycle.send
+
+    async def answer(message: Any) -> None:
+        if message["type"] == "http.response.start" and cycle.waiting_for_100_continue:
+            cycle.keep_alive = False
+        await send(message)
+
+    cycle.send = answer
