@@ -282,3 +282,16 @@ def test_what_a_trigger_names_cannot_be_deleted_while_it_does(
     shared_client.update_trigger(service, "fn", "web", qualifier="LATEST")
     shared_client.delete_alias(service, "prod")
     shared_client.delete_version(service, "2")
+
+
+def test_a_trigger_naming_a_version_with_leading_zeros_names_that_version(
+    shared_client: fc2.Client,
+) -> None:
+    service = service_with_versions(shared_client, 2)
+    http = {"authType": "anonymous", "methods": ["GET"]}
+    created = shared_client.create_trigger(service, "fn", "web", "http", http, None, None)
+    assert created.data["qualifier"] is None
+    updated = shared_client.update_trigger(service, "fn", "web", qualifier="002")
+    assert updated.data["qualifier"] == "2"
+    with raises_fc(400, "VersionInUse"):
+        shared_client.delete_version(service, "2")

@@ -360,7 +360,10 @@ def parse_trigger(body: JsonDict, *, creating: bool, trigger_type: str = "") -> 
         if body.get(key) is not None:
             out[column] = _opt_str(body, key, cap)
     if "qualifier" in body:
-        out["qualifier"] = _opt_str(body, "qualifier", limits.MAX_QUALIFIER_CHARS) or None
+        qualifier = _opt_str(body, "qualifier", limits.MAX_QUALIFIER_CHARS) or None
+        if qualifier is not None and DECIMAL.fullmatch(qualifier):
+            qualifier = str(int(qualifier))  # "007" is version 7, stored as the version's id
+        out["qualifier"] = qualifier
     if creating:
         out.setdefault("invocation_role", "")
         out.setdefault("description", "")
