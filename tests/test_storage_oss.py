@@ -694,3 +694,20 @@ def test_v1_signature_matches_the_documented_example() -> None:
         "ming-oss-share", "", [("delete", ""), ("encoding-type", "url")])
     assert signing_v1.signature("fake-access-key-secret", batch) == (
         "PmerMCZxA7CWXWbKTU3Ea6aUEKI=")
+
+
+def test_uploads_in_progress_are_listed_in_pages(bucket: oss2.Bucket) -> None:
+    started = {key: bucket.init_multipart_upload(key).upload_id
+               for key in ("a/1.bin", "a/2.bin", "b.bin", "dir/x/3.bin")}
+    listed = [(u.key, u.upload_id) for u in oss2.MultipartUploadIterator(bucket, max_uploads=2)]
+    assert listed == sorted(started.items())
+    rolled = bucket.list_multipart_uploads(delimiter="/")
+    assert [u.key for u in rolled.upload_list] == ["b.bin"]
+    assert rolled.prefix_list == ["a/", "dir/"]
+    assert [u.key for u in bucket.list_multipart_uploads(prefix="a/").upload_list] == [
+        "a/1.bin", "a/2.bin"]
+    assert [u.key for u in bucket.list_multipart_uploads(key_marker="a/2.bin").upload_list] \
+        == ["b.bin", "dir/x/3.bin"]
+    for key, upload_id in started.items():
+        bucket.abort_multipart_upload(key, upload_id)
+    assert bucket.list_multipart_uploads().upload_list == []

@@ -645,8 +645,10 @@ class ObjectStore:
         """Uploads in progress, by key then upload id, after the markers (as S3 pages them)."""
         self._bucket(bucket)
         uploads = await asyncio.to_thread(self._uploads, bucket)
+        # Without an upload-id marker the key marker's own uploads are past, as in S3.
+        after = (key_marker, upload_id_marker or "\U0010ffff")
         chosen = [u for u in uploads if u.key.startswith(prefix)
-                  and (u.key, u.upload_id) > (key_marker, upload_id_marker)]
+                  and (u.key, u.upload_id) > after]
         return chosen[:max_uploads]
 
     def _uploads(self, bucket: str) -> list[Upload]:

@@ -38,6 +38,7 @@ _ROUTES: dict[tuple[str, str, frozenset[str]], Handler] = {
     ("bucket", "GET", frozenset({"location"})): buckets.bucket_location,
     ("bucket", "GET", frozenset({"acl"})): buckets.bucket_acl,
     ("bucket", "POST", frozenset({"delete"})): deletes.delete_objects,
+    ("bucket", "GET", frozenset({"uploads"})): multipart.list_uploads,
     ("object", "PUT", _NONE): _put_object_or_copy,
     ("object", "GET", _NONE): objects.get_object,
     ("object", "HEAD", _NONE): objects.head_object,
