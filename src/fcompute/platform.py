@@ -58,7 +58,9 @@ from fcompute.sandbox.base import Sandbox
 from fcompute.sandbox.process import ProcessSandbox
 from fcompute.store.database import Database
 from fcompute.store.sql import SqlStore
+from fcompute.store.timers import TimerStore
 from fcompute.triggers.oss import OssTriggers
+from fcompute.triggers.timer import TimerTriggers
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,7 @@ class Platform:
     events: ChangeEvents
     objects: ObjectStore
     storage_keys: StorageKeys
+    timers: TimerTriggers
 
     async def start(self) -> None:
         await self.objects.open()
@@ -120,6 +123,7 @@ class Platform:
         # After the pool is up: recovered events run as soon as the dispatcher starts.
         await self.dispatcher.start()
         self.code_collector.start()  # it reads the queue
+        await self.timers.start()  # ticks are async invocations: after the dispatcher
         if not self.sandbox.isolates:
             log.warning(
                 "sandbox backend '%s' does NOT isolate functions: they run as plain processes "
@@ -127,6 +131,7 @@ class Platform:
             )
 
     async def close(self) -> None:
+        await self.timers.close()
         await self.code_collector.close()
         # Async first: running events get a moment to finish while instances still exist.
         await self.dispatcher.close()
@@ -205,6 +210,9 @@ def build_platform(settings: Settings) -> Platform:
                                ttl_s=settings.function_cache_seconds)
     objects.subscribe(oss_triggers.on_object_event)
     events.subscribe(oss_triggers.on_change)
+    # timer triggers: each tick of a schedule is one async invocation, claimed in the store.
+    timers = TimerTriggers(TimerStore(database), catalog, invocations)
+    events.subscribe(timers.on_change)
 
     router = Router()
     # The invoke route goes first: it is the hot path and the router tries routes in order.
@@ -226,5 +234,6 @@ def build_platform(settings: Settings) -> Platform:
                 on_startup=lambda: platform.start(), on_shutdown=lambda: platform.close(),
                 storage=storage, storage_port=settings.storage_port)
     platform = Platform(settings, database, store, sandbox, pool, invoker, app, queue, dispatcher,
-                        async_configs, deliverer, code_collector, events, objects, storage_keys)
+                        async_configs, deliverer, code_collector, events, objects, storage_keys,
+                        timers)
     return platform

@@ -141,3 +141,16 @@ aliases = sa.Table(
     sa.Column("modified", sa.String(32), nullable=False),
     sa.Column("etag", sa.String(64), nullable=False),
 )
+
+# One row per timer trigger that has fired: the last nominal tick fired (Unix ms) and the
+# process that claimed it. A tick is claimed by moving ``last_fired_ms`` forward with a
+# conditional UPDATE, which only one of the processes sharing the database wins. No foreign
+# key: deleting a trigger leaves its row behind (trigger ids are never reused).
+timer_ticks = sa.Table(
+    "timer_ticks",
+    metadata,
+    sa.Column("trigger_id", sa.String(36), primary_key=True),
+    sa.Column("last_fired_ms", sa.BigInteger, nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=False),
+    sa.Column("lease_until_ms", sa.BigInteger, nullable=False),
+)
