@@ -217,3 +217,45 @@ def test_two_platforms_on_one_postgres_fire_each_tick_once(make_platform: Any,
     ticks = tick_times(both())
     assert len(ticks) == len(set(ticks)), ticks
     assert all(b - a == timedelta(seconds=1) for a, b in pairwise(ticks))
+
+
+def test_a_restart_fires_the_latest_missed_tick_when_less_than_an_interval_old(
+        make_platform: Any) -> None:
+    platform: PlatformProcess = make_platform()
+    client = fc2.Client(endpoint=platform.endpoint, accessKeyID="id", accessKeySecret="secret")
+    service = echo_function(client)
+    timer(client, service, "@every 4s")
+    [first] = tick_times(wait_events(platform, service, 1, timeout=10))
+    platform.stop()
+    missed = first + timedelta(seconds=4)
+    time.sleep(max(0.0, (missed - datetime.now(UTC)).total_seconds()) + 0.3)
+    platform.start()  # the tick at ``missed`` fell while down and is less than 4s old
+    ticks = tick_times(wait_events(platform, service, 2, timeout=10))
+    assert ticks[:2] == [first, missed], ticks
+    assert len(ticks) == len(set(ticks)), ticks
+
+
+def schedule_of(expression: str, anchor: datetime) -> Any:
+    from fcompute.cron import Schedule
+
+    return Schedule(expression, anchor)
+
+
+def test_the_first_tick_of_a_trigger_seen_anew() -> None:
+    from fcompute.triggers.timer import first_tick
+
+    anchor = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+    every = schedule_of("@every 1m", anchor)
+    now = anchor + timedelta(minutes=5, seconds=20)
+    latest = anchor + timedelta(minutes=5)
+    # The latest missed tick, 20s old, fires once; older ones never.
+    assert first_tick(every, now=now, updated=anchor, last_fired=None) == latest
+    assert first_tick(every, now=now, updated=anchor,
+                      last_fired=latest - timedelta(minutes=3)) == latest
+    # Not when it fired already, nor when it fell before the trigger's last update.
+    assert first_tick(every, now=now, updated=anchor, last_fired=latest) == latest + timedelta(
+        minutes=1)
+    cron = schedule_of("0 * * * * *", anchor)
+    assert first_tick(cron, now=now, updated=latest + timedelta(seconds=1),
+                      last_fired=None) == latest + timedelta(minutes=1)
+    assert first_tick(cron, now=now, updated=anchor, last_fired=None) == latest
