@@ -179,7 +179,7 @@ BAD_TRIGGERS: list[tuple[str, dict[str, Any]]] = [
     ("timer cron out of range", {"triggerType": "timer",
                                  "triggerConfig": {"cronExpression": "0 0 25 * * *"}}),
     ("timer every too often", {"triggerType": "timer",
-                               "triggerConfig": {"cronExpression": "@every 10s"}}),
+                               "triggerConfig": {"cronExpression": "@every 0s"}}),
     ("timer every no duration", {"triggerType": "timer",
                                  "triggerConfig": {"cronExpression": "@every"}}),
     ("timer cron not a string", {"triggerType": "timer",

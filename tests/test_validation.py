@@ -151,7 +151,7 @@ def test_valid_trigger_configs(trigger_type: str, config: dict[str, Any]) -> Non
     ("http", {}),
     ("http", {"authType": "anonymous", "methods": ["CONNECT"]}),
     ("http", {"authType": "none", "methods": ["GET"]}),
-    ("timer", {"cronExpression": "@every 59s"}),
+    ("timer", {"cronExpression": "@every 0s"}),
     ("timer", {"cronExpression": "@every 5x"}),
     ("timer", {"cronExpression": "0 * * * *"}),
     ("timer", {"cronExpression": "61 * * * * *"}),
@@ -186,8 +186,9 @@ def test_every_seconds() -> None:
     assert every_seconds("@every 90s") == 90
     assert every_seconds("0 0 8 * * *") is None
     validate_cron_expression("@every 1m")
+    validate_cron_expression("@every 1s")  # the shortest interval
     with pytest.raises(InvalidArgument):
-        validate_cron_expression("@every 30s")
+        validate_cron_expression("@every 0s")
 
 
 @pytest.mark.parametrize(("text", "value"), [("0", 0), ("1", 1), ("007", 7), ("100", 100)])
