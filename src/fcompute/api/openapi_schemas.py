@@ -302,7 +302,7 @@ def schemas() -> dict[str, Schema]:
         "TimerTriggerConfig": obj({
             "cronExpression": string(
                 "6-field cron (seconds first) or '@every <duration>', printable ASCII; "
-                f"'@every' from 1m to {limits.MAX_TIMER_INTERVAL_S // 3600}h",
+                f"'@every' from 1s to {limits.MAX_TIMER_INTERVAL_S // 3600}h",
                 maxLength=limits.MAX_CRON_EXPRESSION_CHARS,
                 examples=["@every 5m", "@every 1h30m", "0 0 8 * * *", "0 */5 * * * *"]),
             "enable": boolean(),
