@@ -172,12 +172,13 @@ def test_uploads_in_progress_are_listed_and_keep_the_bucket(tmp_path: Path) -> N
         await store.create_bucket("upl")
         first = await store.initiate_upload("upl", "b/x", NewObject())
         second = await store.initiate_upload("upl", "a/y", NewObject())
-        listed = await store.list_uploads("upl")
+        listed = (await store.list_uploads("upl")).uploads
         assert [(u.key, u.upload_id) for u in listed] == [("a/y", second.upload_id),
                                                           ("b/x", first.upload_id)]
-        assert [u.key for u in await store.list_uploads("upl", prefix="b/")] == ["b/x"]
-        assert [u.key for u in await store.list_uploads(
-            "upl", key_marker="a/y", upload_id_marker=second.upload_id)] == ["b/x"]
+        assert [u.key for u in (await store.list_uploads("upl", prefix="b/")).uploads] == [
+            "b/x"]
+        assert [u.key for u in (await store.list_uploads(
+            "upl", key_marker="a/y", upload_id_marker=second.upload_id)).uploads] == ["b/x"]
         with pytest.raises(errors.BucketNotEmpty):
             await store.delete_bucket("upl")
         for upload in listed:

@@ -225,7 +225,7 @@ def build_platform(settings: Settings) -> Platform:
     links.register(router)
     async_api.register(router)
     AsyncConfigApi(AsyncConfigsControl(store, async_configs, events), parser).register(router)
-    NotificationsApi(oss_triggers, lambda name: any(b.name == name for b in objects.buckets()),
+    NotificationsApi(oss_triggers, objects.has_bucket,
                      token=token_from_env(), access_keys=settings.access_keys).register(router)
     OpenApiDocument().register(router)
 

@@ -33,6 +33,7 @@ from fcompute import limits
 from fcompute.codestore.base import CodeInfo
 from fcompute.codestore.locks import KeyedLocks
 from fcompute.codestore.unpack import Unpacker, unpack_zip
+from fcompute.durability import fsync_dir
 from fcompute.errors import ApiError, EntityTooLarge, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class LocalCodeStore:
                     if not tree.is_dir():
                         self._unpack(staged, tree)
                     os.replace(staged, zip_path)
-                    _fsync_directory(self._zips)
+                    fsync_dir(self._zips)
                 except BaseException:
                     staged.unlink(missing_ok=True)
                     raise
@@ -111,7 +112,7 @@ class LocalCodeStore:
             self._unpacker(source, staging, self._max_unzipped)
             _flush_file_system(staging)
             os.replace(staging, tree)
-            _fsync_directory(self._trees)
+            fsync_dir(self._trees)
         except BaseException:
             _purge(staging)
             raise
@@ -193,12 +194,6 @@ def _purge(path: Path) -> None:
         log.warning("could not delete %s completely", path)
 
 
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _load_syncfs() -> Callable[[int], int] | None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from fcompute.durability import fsync_dir
 from fcompute.objectstore import errors
 from fcompute.objectstore.events import ObjectEvent
 from fcompute.objectstore.files import (
@@ -45,7 +46,6 @@ from fcompute.objectstore.files import (
     Digests,
     ObjectWriter,
     commit,
-    fsync_dir,
     read_description,
     read_range,
     remove,
@@ -158,6 +158,16 @@ class Upload:
     upload_id: str
     initiated: float
     new: NewObject
+
+
+@dataclass
+class UploadListing:
+    uploads: list[Upload]
+    prefixes: list[str]
+    truncated: bool
+    # Where the next page starts: the last key (or common prefix) and upload id of this one.
+    next_key: str
+    next_upload_id: str
 
 
 @dataclass
@@ -287,6 +297,9 @@ class ObjectStore:
     def buckets(self) -> list[BucketInfo]:
         return [BucketInfo(b.name, b.created) for _, b in sorted(self._buckets.items())]
 
+    def has_bucket(self, name: str) -> bool:
+        return name in self._buckets
+
     def bucket(self, name: str) -> BucketInfo:
         bucket = self._bucket(name)
         return BucketInfo(bucket.name, bucket.created)
@@ -297,7 +310,7 @@ class ObjectStore:
             raise errors.BucketNotEmpty(
                 f"bucket {name!r} still holds {len(bucket.objects)} object(s); delete them "
                 "first", BucketName=name)
-        pending = await self.list_uploads(name, max_uploads=1)
+        pending = (await self.list_uploads(name, max_uploads=1)).uploads
         if pending:
             raise errors.BucketNotEmpty(
                 f"bucket {name!r} has multipart uploads in progress (one of {pending[0].key!r}); "
@@ -640,16 +653,37 @@ class ObjectStore:
                     writer.store(data)
                     position += len(data)
 
-    async def list_uploads(self, bucket: str, *, prefix: str = "", key_marker: str = "",
-                           upload_id_marker: str = "", max_uploads: int = 1000) -> list[Upload]:
-        """Uploads in progress, by key then upload id, after the markers (as S3 pages them)."""
+    async def list_uploads(self, bucket: str, *, prefix: str = "", delimiter: str = "",
+                           key_marker: str = "", upload_id_marker: str = "",
+                           max_uploads: int = 1000) -> UploadListing:
+        """Uploads in progress, by key then upload id, as S3 and OSS page them: after
+        ``key_marker`` (and ``upload_id_marker`` within that key; without it, the marker's
+        own uploads are past); with a delimiter, the keys that have one after the prefix
+        roll up into common prefixes, each counting as one entry."""
         self._bucket(bucket)
-        uploads = await asyncio.to_thread(self._uploads, bucket)
-        # Without an upload-id marker the key marker's own uploads are past, as in S3.
-        after = (key_marker, upload_id_marker or "\U0010ffff")
-        chosen = [u for u in uploads if u.key.startswith(prefix)
-                  and (u.key, u.upload_id) > after]
-        return chosen[:max_uploads]
+        id_marker = upload_id_marker if key_marker else ""
+        after = (key_marker, id_marker or "\U0010ffff")
+        skipped = key_marker if delimiter and key_marker.endswith(delimiter) else None
+        listing = UploadListing([], [], False, "", "")
+        for upload in await asyncio.to_thread(self._uploads, bucket):
+            if not upload.key.startswith(prefix) or (upload.key, upload.upload_id) <= after:
+                continue
+            if skipped is not None and upload.key.startswith(skipped):
+                continue  # a marker that is a common prefix handed out before
+            cut = upload.key.find(delimiter, len(prefix)) if delimiter else -1
+            common = upload.key[:cut + len(delimiter)] if cut >= 0 else ""
+            if common and listing.prefixes and listing.prefixes[-1] == common:
+                continue
+            if len(listing.uploads) + len(listing.prefixes) >= max_uploads:
+                listing.truncated = True
+                break
+            if common:
+                listing.prefixes.append(common)
+                listing.next_key, listing.next_upload_id = common, ""
+            else:
+                listing.uploads.append(upload)
+                listing.next_key, listing.next_upload_id = upload.key, upload.upload_id
+        return listing
 
     def _uploads(self, bucket: str) -> list[Upload]:
         found = []

@@ -21,6 +21,8 @@ from typing import Any, BinaryIO
 
 from fastcrc import crc64
 
+from fcompute.durability import fsync_dir
+
 MAGIC = b"FCOBJ1\n"
 TRAILER_LEN = 8 + len(MAGIC)
 CHUNK = 1024 * 1024
@@ -93,14 +95,6 @@ def commit(tmp_path: Path, final_path: Path) -> None:
     final_path.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp_path, final_path)
     fsync_dir(final_path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove(path: Path) -> bool:

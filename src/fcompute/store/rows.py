@@ -9,7 +9,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fcompute import errors
-from fcompute.model import CodeRef, Function, FunctionConfig, Page, Service, ServiceConfig
+from fcompute.model import (
+    CodeRef,
+    Function,
+    FunctionConfig,
+    Page,
+    Service,
+    ServiceConfig,
+    Trigger,
+)
 from fcompute.store import schema
 
 T = TypeVar("T")
@@ -127,3 +135,28 @@ def paged(items: list[T], limit: int, key: Callable[[T], str]) -> Page[T]:
     if len(items) > limit:
         return Page(items=items[:limit], next_token=key(items[limit]))
     return Page(items=items, next_token=None)
+
+
+def triggers_of_type(conn: Connection, trigger_type: str,
+                     source_arn_suffix: str | None = None) -> list[Trigger]:
+    """Every trigger of a type across all services (those whose sourceArn ends with the
+    suffix, when given), ordered by service, function and name."""
+    triggers, functions, services = schema.triggers, schema.functions, schema.services
+    query = (
+        sa.select(triggers, functions.c.name.label("function_name"),
+                  services.c.name.label("service_name"))
+        .join(functions, functions.c.id == triggers.c.function_id)
+        .join(services, services.c.id == functions.c.service_id)
+        .where(triggers.c.type == trigger_type)
+        .order_by(services.c.name, functions.c.name, triggers.c.name)
+    )
+    if source_arn_suffix is not None:
+        query = query.where(triggers.c.source_arn.endswith(source_arn_suffix, autoescape=True))
+    return [Trigger(
+        service_name=row.service_name, function_name=row.function_name,
+        function_id=row.function_id, name=row.name, id=row.id, type=row.type,
+        config=row.config, source_arn=row.source_arn, invocation_role=row.invocation_role,
+        qualifier=row.qualifier, description=row.description, created=row.created,
+        modified=row.modified, etag=row.etag,
+    ) for row in conn.execute(query)]
+

@@ -40,6 +40,7 @@ from fcompute.store.rows import (
     service_record,
     service_row,
     storable,
+    triggers_of_type,
 )
 from fcompute.store.versions import VersionRows
 
@@ -336,25 +337,5 @@ class SqlStore(VersionRows):
         """The oss triggers of every service: all of them, or those whose sourceArn names
         ``bucket`` (``acs:oss:{region}:{account}:{bucket}``); ordered by service, function
         and name."""
-        def select(conn: Connection) -> list[Trigger]:
-            triggers, functions, services = schema.triggers, schema.functions, schema.services
-            query = (
-                sa.select(triggers, functions.c.name.label("function_name"),
-                          services.c.name.label("service_name"))
-                .join(functions, functions.c.id == triggers.c.function_id)
-                .join(services, services.c.id == functions.c.service_id)
-                .where(triggers.c.type == "oss")
-                .order_by(services.c.name, functions.c.name, triggers.c.name)
-            )
-            if bucket is not None:
-                query = query.where(triggers.c.source_arn.endswith(f":{bucket}", autoescape=True))
-            return [Trigger(
-                service_name=row.service_name, function_name=row.function_name,
-                function_id=row.function_id, name=row.name, id=row.id, type=row.type,
-                config=row.config, source_arn=row.source_arn,
-                invocation_role=row.invocation_role, qualifier=row.qualifier,
-                description=row.description, created=row.created, modified=row.modified,
-                etag=row.etag,
-            ) for row in conn.execute(query)]
-
-        return await self._run(select)
+        suffix = None if bucket is None else f":{bucket}"
+        return await self._run(lambda conn: triggers_of_type(conn, "oss", suffix))

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from fcompute.model import Trigger
 from fcompute.store import schema
 from fcompute.store.database import Database
+from fcompute.store.rows import triggers_of_type
 
 
 class TimerStore:
@@ -25,25 +26,7 @@ class TimerStore:
 
     async def timer_triggers(self) -> list[Trigger]:
         """Every timer trigger of every service (enabled or not)."""
-        def select(conn: Connection) -> list[Trigger]:
-            triggers, functions, services = schema.triggers, schema.functions, schema.services
-            query = (
-                sa.select(triggers, functions.c.name.label("function_name"),
-                          services.c.name.label("service_name"))
-                .join(functions, functions.c.id == triggers.c.function_id)
-                .join(services, services.c.id == functions.c.service_id)
-                .where(triggers.c.type == "timer")
-            )
-            return [Trigger(
-                service_name=row.service_name, function_name=row.function_name,
-                function_id=row.function_id, name=row.name, id=row.id, type=row.type,
-                config=row.config, source_arn=row.source_arn,
-                invocation_role=row.invocation_role, qualifier=row.qualifier,
-                description=row.description, created=row.created, modified=row.modified,
-                etag=row.etag,
-            ) for row in conn.execute(query)]
-
-        return await self._database.run(select)
+        return await self._database.run(lambda conn: triggers_of_type(conn, "timer"))
 
     async def last_fired(self, trigger_ids: list[str]) -> dict[str, int]:
         """The last tick (Unix ms) each of these triggers fired, for those that have."""

@@ -40,20 +40,13 @@ class OssApi:
         self._auth = Authenticator(keys)
         self._region = region
 
-    def _bucket_exists(self, name: str) -> bool:
-        try:
-            self._store.bucket(name)
-        except StorageError:
-            return False
-        return True
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         request_id = new_request_id()
         exchange: Exchange | None = None
         try:
-            request = parse_request(scope, request_id, self._bucket_exists)
+            request = parse_request(scope, request_id, self._store.has_bucket)
             actor = self._auth.check(request)
             handler = routes.choose(request)
             exchange = Exchange(self._store, request, receive, send, self._region, actor)

@@ -164,8 +164,7 @@ async def list_parts(x: Exchange) -> None:
 
 
 async def list_uploads(x: Exchange) -> None:
-    """ListMultipartUploads: uploads in progress by key, then upload id, after the markers;
-    with a delimiter, the keys that have one after the prefix roll up into CommonPrefixes."""
+    """ListMultipartUploads (the engine pages and rolls up, as for S3)."""
     request = x.request
     url = url_encoded(request.param("encoding-type"))
     prefix, delimiter = request.param("prefix"), request.param("delimiter")
@@ -175,36 +174,22 @@ async def list_uploads(x: Exchange) -> None:
         raise errors.StorageError("max-uploads must be an integer from 1 to 1000",
                                   code="InvalidArgument", ArgumentName="max-uploads")
     limit = int(limit_text or 1000)
-    uploads = await x.store.list_uploads(request.bucket, prefix=prefix, key_marker=key_marker,
-                                         upload_id_marker=id_marker)
-    entries: list[xml.Node] = []
-    prefixes: list[str] = []
-    last_key = last_id = ""
-    truncated = False
-    for upload in uploads:
-        cut = upload.key.find(delimiter, len(prefix)) if delimiter else -1
-        common = upload.key[:cut + len(delimiter)] if cut >= 0 else ""
-        if common and prefixes and prefixes[-1] == common:
-            continue
-        if len(entries) + len(prefixes) >= limit:
-            truncated = True
-            break
-        if common:
-            prefixes.append(common)
-            last_key, last_id = common, ""
-            continue
-        entries.append(("Upload", [("Key", encode_key(upload.key, url)),
-                                   ("UploadId", upload.upload_id),
-                                   ("Initiated", wire.iso_date(upload.initiated))]))
-        last_key, last_id = upload.key, upload.upload_id
+    listing = await x.store.list_uploads(
+        request.bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker,
+        upload_id_marker=id_marker, max_uploads=limit)
+    entries: list[xml.Node] = [("Upload", [("Key", encode_key(upload.key, url)),
+                                           ("UploadId", upload.upload_id),
+                                           ("Initiated", wire.iso_date(upload.initiated))])
+                               for upload in listing.uploads]
     children: list[xml.Node] = [
         ("Bucket", request.bucket), ("KeyMarker", encode_key(key_marker, url)),
-        ("UploadIdMarker", id_marker), ("NextKeyMarker", encode_key(last_key, url)),
-        ("NextUploadIdMarker", last_id), ("Delimiter", encode_key(delimiter, url)),
-        ("Prefix", encode_key(prefix, url)), ("MaxUploads", limit)]
+        ("UploadIdMarker", id_marker), ("NextKeyMarker", encode_key(listing.next_key, url)),
+        ("NextUploadIdMarker", listing.next_upload_id),
+        ("Delimiter", encode_key(delimiter, url)), ("Prefix", encode_key(prefix, url)),
+        ("MaxUploads", limit)]
     if url:
         children.append(("EncodingType", "url"))
-    children.append(("IsTruncated", truncated))
+    children.append(("IsTruncated", listing.truncated))
     children += entries
-    children += [("CommonPrefixes", [("Prefix", encode_key(p, url))]) for p in prefixes]
+    children += [("CommonPrefixes", [("Prefix", encode_key(p, url))]) for p in listing.prefixes]
     await x.respond_xml(xml.document("ListMultipartUploadsResult", children))

@@ -56,13 +56,6 @@ class S3Api:
         self._region = region
         self._domains = tuple(domains)
 
-    def _bucket_exists(self, name: str) -> bool:
-        try:
-            self._store.bucket(name)
-        except StorageError:
-            return False
-        return True
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
         receive = watch = _BodyWatch(scope, receive)
@@ -70,7 +63,7 @@ class S3Api:
                             body_pending=lambda: watch.pending)
         resource = "/"
         try:
-            request = S3Request.from_scope(scope, receive, request_id, self._bucket_exists,
+            request = S3Request.from_scope(scope, receive, request_id, self._store.has_bucket,
                                            self._domains)
             resource = request.resource
             auth = authenticate(request, self._keys)

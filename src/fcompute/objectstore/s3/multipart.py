@@ -256,30 +256,11 @@ async def list_uploads(call: Call) -> None:
     key_marker = query.get("key-marker", "")
     id_marker = query.get("upload-id-marker", "") if key_marker else ""
     limit = call.int_param("max-uploads", 1000)
-    uploads = await call.store.list_uploads(request.bucket, prefix=prefix,
-                                            key_marker=key_marker, upload_id_marker=id_marker,
-                                            max_uploads=1 << 31)
-    if key_marker and not id_marker:
-        uploads = [upload for upload in uploads if upload.key > key_marker]
-    if delimiter and key_marker.endswith(delimiter):
-        # A marker that is a common prefix handed out before: skip what it rolled up.
-        uploads = [upload for upload in uploads if not upload.key.startswith(key_marker)]
+    listing = await call.store.list_uploads(
+        request.bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker,
+        upload_id_marker=id_marker, max_uploads=limit)
     entries: list[str] = []
-    prefixes: list[str] = []
-    truncated = False
-    next_key = next_id = ""
-    for upload in uploads:
-        cut = upload.key.find(delimiter, len(prefix)) if delimiter else -1
-        common = upload.key[:cut + len(delimiter)] if cut >= 0 else ""
-        if common and prefixes and prefixes[-1] == common:
-            continue
-        if len(entries) + len(prefixes) >= limit:
-            truncated = True
-            break
-        if common:
-            prefixes.append(common)
-            next_key, next_id = common, ""
-            continue
+    for upload in listing.uploads:
         algorithm = _algorithm(upload)
         entries.append(xmldoc.element("Upload", [
             *xmldoc.elements(("Key", encode(upload.key)), ("UploadId", upload.upload_id)),
@@ -288,7 +269,8 @@ async def list_uploads(call: Call) -> None:
                              ("Initiated", wire.iso_date(upload.initiated)),
                              ("ChecksumAlgorithm",
                               checksums.NAMES[algorithm] if algorithm else None))]))
-        next_key, next_id = upload.key, upload.upload_id
+    truncated, prefixes = listing.truncated, listing.prefixes
+    next_key, next_id = listing.next_key, listing.next_upload_id
     await call.respond.xml(xmldoc.document("ListMultipartUploadsResult", [
         *xmldoc.elements(
             ("Bucket", request.bucket), ("KeyMarker", encode(key_marker)),
